@@ -1,0 +1,21 @@
+#pragma once
+// The subcommands of `fcnlab`. Each lives in its own cmd_<name>.cpp and is listed in commands.cpp.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fcnlab::cli {
+
+using Args = std::vector<std::string>;  // the arguments after the command name
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;  // one line for `fcnlab --help`
+  int (*run)(const Args& args);
+};
+
+const std::vector<Command>& commands();
+
+int cmd_config(const Args& args);
+
+}  // namespace fcnlab::cli

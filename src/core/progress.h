@@ -1,0 +1,35 @@
+#pragma once
+// A progress line for long work: on a terminal one line rewritten in place, otherwise a plain
+// log line at most every `log_every_s` seconds (and at the end).
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace fcnlab {
+
+class Progress {
+ public:
+  Progress(std::string label, std::int64_t total, double log_every_s = 10.0);
+  // `done` units finished (absolute), `detail` e.g. "loss 0.41 lr 0.05 87 img/s".
+  void update(std::int64_t done, const std::string& detail);
+  void finish(const std::string& detail);
+  double elapsed_s() const;
+  // Seconds left at the current rate, from the units done since construction or reset_rate().
+  double eta_s(std::int64_t done) const;
+  void reset_rate(std::int64_t done);  // e.g. after a resume, so the ETA ignores skipped work
+
+ private:
+  std::string line(std::int64_t done, const std::string& detail) const;
+  std::string label_;
+  std::int64_t total_;
+  double log_every_s_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, rate_start_, last_print_;
+  std::int64_t rate_start_done_ = 0;
+  bool printed_ = false;
+};
+
+// "1h02m", "3m05s", "42s".
+std::string format_duration(double seconds);
+
+}  // namespace fcnlab

@@ -17,5 +17,9 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmd_config(const Args& args);
+int cmd_make_toy(const Args& args);
+int cmd_check_data(const Args& args);
+int cmd_bench(const Args& args);
+int bench_data(const Args& args);  // fcnlab bench data
 
 }  // namespace fcnlab::cli

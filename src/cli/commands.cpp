@@ -5,6 +5,9 @@ namespace fcnlab::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list{
       {"config", "print the resolved configuration (canonical TOML) and its hash", cmd_config},
+      {"make-toy", "write the toy VOC-format dataset (deterministic)", cmd_make_toy},
+      {"check-data", "check every image and label of the configured splits", cmd_check_data},
+      {"bench", "benchmarks: fcnlab bench data | ... (fcnlab bench --help)", cmd_bench},
   };
   return list;
 }

@@ -1,0 +1,40 @@
+#include <fmt/format.h>
+
+#include <iostream>
+#include <string_view>
+
+#include "cli/options.h"
+#include "core/error.h"
+
+namespace fcnlab::cli {
+
+namespace {
+struct Bench {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(const Args& args);
+};
+// One line per benchmark; each lives in cmd_bench_<name>.cpp and is declared in cli/command.h.
+const Bench kBenches[] = {
+    {"data", "decoded + augmented images/s and ms per batch of the training loader", bench_data},
+};
+
+void print_list(std::ostream& out) {
+  out << "Usage: fcnlab bench <benchmark> [options]   (fcnlab bench <benchmark> --help)\n\nBenchmarks:\n";
+  for (const auto& b : kBenches) out << fmt::format("  {:<10} {}\n", b.name, b.summary);
+}
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    print_list(std::cout);
+    return args.empty() ? 2 : 0;
+  }
+  for (const auto& b : kBenches)
+    if (b.name == args[0]) return b.run(Args(args.begin() + 1, args.end()));
+  std::string names;
+  for (const auto& b : kBenches) names += fmt::format("{}{}", names.empty() ? "" : ", ", b.name);
+  throw UsageError(fmt::format("fcnlab bench: unknown benchmark '{}' (available: {})", args[0], names));
+}
+
+}  // namespace fcnlab::cli

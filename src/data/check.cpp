@@ -1,0 +1,182 @@
+#include "data/check.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "data/image_io.h"
+#include "data/voc.h"
+
+namespace fcnlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ItemResult {
+  std::vector<DataProblem> problems;
+  std::vector<std::uint64_t> counts;  // 256 bins of label values
+  bool decoded = false;
+};
+
+// Checks one image/label pair. Decoding errors are turned into report entries here: the point of
+// the check is to collect every problem rather than stop at the first.
+ItemResult check_item(const fs::path& image, const fs::path& label, CheckDepth depth, int num_classes) {
+  ItemResult r;
+  std::error_code ec;
+  const bool has_image = fs::is_regular_file(image, ec), has_label = fs::is_regular_file(label, ec);
+  if (!has_image) r.problems.push_back({image.string(), fmt::format("{}: missing image file", image.string())});
+  if (!has_label) r.problems.push_back({label.string(), fmt::format("{}: missing label file", label.string())});
+  int iw = -1, ih = -1;
+  if (has_image) {
+    try {
+      if (depth == CheckDepth::full) {
+        const Image8 im = read_jpeg_rgb(image);
+        iw = im.width;
+        ih = im.height;
+      } else {
+        const ImageHeader h = read_jpeg_header(image);
+        iw = h.width;
+        ih = h.height;
+      }
+    } catch (const DataError& e) {
+      r.problems.push_back({image.string(), e.what()});
+    }
+  }
+  if (has_label) {
+    try {
+      const Image8 lab = read_png_label(label);
+      r.decoded = true;
+      r.counts.assign(256, 0);
+      for (auto v : lab.pixels) ++r.counts[v];
+      if (iw >= 0 && (lab.width != iw || lab.height != ih))
+        r.problems.push_back({label.string(), fmt::format("{}: label is {}x{} but the image {} is {}x{}", label.string(),
+                                                          lab.width, lab.height, image.string(), iw, ih)});
+      std::string bad;
+      int nbad = 0;
+      for (int v = num_classes; v < 255; ++v)
+        if (r.counts[static_cast<std::size_t>(v)]) {
+          if (nbad++ < 8) bad += fmt::format("{}{} ({} px)", bad.empty() ? "" : ", ", v, r.counts[static_cast<std::size_t>(v)]);
+        }
+      if (nbad)
+        r.problems.push_back({label.string(), fmt::format("{}: label values outside [0, {}) and 255: {}{}", label.string(),
+                                                          num_classes, bad, nbad > 8 ? ", ..." : "")});
+    } catch (const DataError& e) {
+      r.problems.push_back({label.string(), e.what()});
+    }
+  }
+  return r;
+}
+
+std::vector<std::string> split_names(const DataConfig& cfg) {
+  std::vector<std::string> names{cfg.train_split};
+  if (cfg.val_split != cfg.train_split) names.push_back(cfg.val_split);
+  return names;
+}
+
+}  // namespace
+
+DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threads) {
+  DataCheckReport rep;
+  rep.class_pixels.assign(static_cast<std::size_t>(std::max(cfg.num_classes, 0)), 0);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const fs::path root(cfg.root);
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    rep.problems.push_back({root.string(), fmt::format("{}: data.root is not a folder", root.string())});
+  for (const auto& name : split_names(cfg)) {
+    const fs::path list = split_list_path(cfg, name);
+    SplitSummary sum{name, list.string(), 0};
+    if (!fs::is_regular_file(list, ec)) {
+      rep.problems.push_back({list.string(), fmt::format("{}: missing split list '{}'", list.string(), name)});
+      rep.splits.push_back(sum);
+      continue;
+    }
+    const auto ids = read_split_list(list);
+    sum.images = ids.size();
+    rep.splits.push_back(sum);
+    if (ids.empty()) {
+      rep.problems.push_back({list.string(), fmt::format("{}: split list '{}' is empty", list.string(), name)});
+      continue;
+    }
+    std::unordered_map<std::string, std::size_t> first;
+    std::vector<std::string> unique;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto [it, inserted] = first.emplace(ids[i], i);
+      if (!inserted)
+        rep.problems.push_back({list.string(), fmt::format("{}: duplicate id '{}' (entries {} and {})", list.string(),
+                                                           ids[i], it->second + 1, i + 1)});
+      else
+        unique.push_back(ids[i]);
+    }
+    std::vector<ItemResult> results(unique.size());
+    auto work = [&](std::size_t t) {
+      for (std::size_t i = t; i < unique.size(); i += static_cast<std::size_t>(threads))
+        results[i] = check_item(root / cfg.image_dir / (unique[i] + ".jpg"), root / cfg.label_dir / (unique[i] + ".png"),
+                                depth, cfg.num_classes);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, static_cast<std::size_t>(t));
+    work(0);
+    for (auto& th : pool) th.join();
+    for (auto& r : results) {
+      ++rep.images_checked;
+      for (auto& p : r.problems) rep.problems.push_back(std::move(p));
+      if (!r.decoded) continue;
+      for (int v = 0; v < 256; ++v) {
+        const auto c = r.counts[static_cast<std::size_t>(v)];
+        if (v < cfg.num_classes)
+          rep.class_pixels[static_cast<std::size_t>(v)] += c;
+        else if (v == 255)
+          rep.void_pixels += c;
+        else
+          rep.invalid_pixels += c;
+      }
+    }
+  }
+  return rep;
+}
+
+void check_dataset_quick(const DataConfig& cfg) {
+  const DataCheckReport rep = check_dataset(cfg, CheckDepth::quick);
+  if (rep.ok()) return;
+  std::ostringstream msg;
+  msg << fmt::format("the data under {} has {} problem(s) (run `fcnlab check-data` for a full check):", cfg.root,
+                     rep.problems.size());
+  for (const auto& p : rep.problems) msg << "\n  " << p.message;
+  throw DataError(msg.str());
+}
+
+std::string dataset_fingerprint(const DataConfig& cfg) {
+  Hasher h;
+  h.update("fcnlab-data-v1\n");
+  h.update(cfg.image_dir + "\n" + cfg.label_dir + "\n");
+  for (const auto& name : split_names(cfg)) {
+    const fs::path list = split_list_path(cfg, name);
+    h.update("split " + name + "\n");
+    std::error_code ec;
+    if (!fs::is_regular_file(list, ec)) {
+      h.update("missing\n");
+      continue;
+    }
+    for (const auto& id : read_split_list(list)) {
+      h.update(id);
+      for (const fs::path& f : {fs::path(cfg.root) / cfg.image_dir / (id + ".jpg"),
+                                fs::path(cfg.root) / cfg.label_dir / (id + ".png")}) {
+        const auto size = fs::file_size(f, ec);
+        h.update(ec ? std::string(" missing") : fmt::format(" {}", size));
+      }
+      h.update("\n");
+    }
+  }
+  return hex64(h.digest());
+}
+
+}  // namespace fcnlab

@@ -1,0 +1,56 @@
+#pragma once
+// Batches for training and validation. Training is an infinite stream of augmented batches,
+// epoch after epoch; the shuffle order of epoch e is drawn from (seed, e) and the augmentation of a
+// sample from (seed, epoch, sample index), so the stream is identical for any number of workers.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "data/transforms.h"
+#include "data/voc.h"
+
+namespace fcnlab {
+
+struct Batch {
+  torch::Tensor images;  // [B,3,H,W] float32, normalised with data.mean/std
+  torch::Tensor labels;  // [B,H,W] int64, 255 = void
+  std::vector<std::string> ids;
+};
+
+// Stacks samples, padding each to the largest height and width in the batch (image 0 after
+// normalisation, label 255), at the bottom/right.
+Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids);
+
+// The dataset indices of epoch `epoch`, in training order.
+std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch);
+
+class TrainLoader {
+ public:
+  // DataError when the split holds fewer images than one batch.
+  TrainLoader(std::shared_ptr<const VocSegmentation> ds, const DataConfig& cfg, int batch_size, std::uint64_t seed,
+              int workers);
+  ~TrainLoader();
+  TrainLoader(const TrainLoader&) = delete;
+  TrainLoader& operator=(const TrainLoader&) = delete;
+
+  Batch next();  // prefetching with `workers` threads (0 = in the calling thread)
+  std::int64_t epoch() const;
+  std::int64_t index_in_epoch() const;
+  void seek(std::int64_t epoch, std::int64_t index_in_epoch);  // resume exactly where a checkpoint was
+  std::int64_t batches_per_epoch() const;                      // drops the last incomplete batch
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Validation: consecutive batches of `batch` indices over [0, n) (the last may be smaller).
+std::vector<std::vector<std::size_t>> val_batches(std::size_t n, int batch);
+// No augmentation; images padded to the largest in the batch; deterministic.
+Batch load_val_batch(const VocSegmentation& ds, const std::vector<std::size_t>& indices, const DataConfig& cfg);
+
+}  // namespace fcnlab

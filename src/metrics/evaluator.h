@@ -1,0 +1,62 @@
+#pragma once
+// The whole evaluation of a split, detectron2 style (reset / process one image / evaluate):
+// confusion matrix and FCN scores, per-image confusions (for bootstrap intervals), trimap
+// accuracy and mean IoU, BF score and Boundary IoU. Plain data in and out; torch-free.
+#include <cstdint>
+#include <vector>
+
+#include "metrics/confusion.h"
+
+namespace fcnlab {
+
+struct BoundaryOptions {
+  std::vector<int> trimap_widths{1, 2, 4, 8, 16, 32};  // eval.trimap_widths (ascending, >= 1)
+  double bf_tolerance = 0.0075;                         // eval.bf_tolerance (x diagonal)
+  double boundary_iou_dilation = 0.02;                  // eval.boundary_iou_dilation (x diagonal)
+};
+
+// Everything /final of the HDF5 schema needs.
+struct EvalResult {
+  Scores scores;
+  double bf_score = 0;      // mean over images (with a ground-truth class) of the mean over their classes
+  double boundary_iou = 0;  // mean over classes with a non-empty band union
+  std::vector<std::int64_t> confusion;            // [C*C], rows ground truth
+  std::vector<std::int32_t> per_image_confusion;  // [N*C*C]
+  std::vector<int> trimap_width;                  // [K]
+  std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
+  std::vector<double> bf_per_class, boundary_iou_per_class;  // [C], NaN where undefined
+  std::int64_t images = 0;
+  int num_classes = 0;
+};
+
+class SegmentationEvaluator {
+ public:
+  SegmentationEvaluator(int num_classes, BoundaryOptions opts);
+  void reset();
+  // One image: prediction and label maps of height x width, row-major. Label 255 is void.
+  // DataError for a value >= num_classes (other than a void label).
+  void process(const std::uint8_t* pred, const std::uint8_t* label, int height, int width);
+  // Appends another evaluator's images after this one's (for evaluation in parallel chunks).
+  void merge(const SegmentationEvaluator& other);
+  EvalResult evaluate() const;
+  std::int64_t images() const { return images_; }
+  int num_classes() const { return num_classes_; }
+
+  // Only the boundary metrics of one image, without touching the confusion matrices (for the
+  // benchmark): adds to the trimap, BF and Boundary IoU accumulators.
+  void process_boundary(const std::uint8_t* pred, const std::uint8_t* label, int height, int width);
+
+ private:
+  int num_classes_;
+  BoundaryOptions opts_;
+  ConfusionMatrix confusion_;
+  std::vector<std::int32_t> per_image_;
+  std::int64_t images_ = 0;
+  std::vector<std::int64_t> trimap_;  // [K*C*C], each pixel counted in the narrowest band holding it
+  // [N*C] BF of each image and class, NaN where the class is not in the image's ground truth;
+  // summed in image order at evaluate(), so a merged evaluation equals a sequential one exactly.
+  std::vector<double> bf_values_;
+  std::vector<std::int64_t> biou_inter_, biou_union_;  // [C]
+};
+
+}  // namespace fcnlab

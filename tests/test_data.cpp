@@ -542,3 +542,28 @@ TEST_CASE("fcnlab make-toy, check-data and bench data from the command line", "[
   CHECK(test::run_fcnlab("bench nosuch", dir.path()).exit_code == 2);
   CHECK(test::run_fcnlab("make-toy --classes 40 --out x", dir.path()).exit_code == 2);
 }
+
+TEST_CASE("the windowed rescale+crop equals a full bilinear resize followed by the crop", "[data][transforms]") {
+  DataConfig c;
+  c.crop = 48;
+  c.scale = {0.6, 1.8};
+  Sample raw = encoded_sample(70, 50);
+  for (std::size_t i = 0; i < raw.image.pixels.size(); ++i)
+    raw.image.pixels[i] = static_cast<std::uint8_t>(raw.image.pixels[i] ^ ((i * 2654435761u) >> 27));  // texture
+  int compared = 0;
+  for (std::uint64_t trial = 0; trial < 12; ++trial) {
+    Rng rng(3, trial);
+    AugmentDraw d;
+    const TensorSample t = augment_sample(raw, c, rng, &d);
+    const auto full = resize_image(normalise_image(raw.image, c), d.scaled_h, d.scaled_w);
+    const auto full_lab = resize_label(label_tensor(raw.label), d.scaled_h, d.scaled_w);
+    const int ch = std::min(48, d.scaled_h), cw = std::min(48, d.scaled_w);
+    const auto want = full.slice(1, d.crop_y, d.crop_y + ch).slice(2, d.crop_x, d.crop_x + cw);
+    const auto got = t.image.slice(1, 0, ch).slice(2, 0, cw);
+    CHECK(torch::allclose(got, want, 1e-4, 1e-4));
+    CHECK(torch::equal(t.label.slice(0, 0, ch).slice(1, 0, cw),
+                       full_lab.slice(0, d.crop_y, d.crop_y + ch).slice(1, d.crop_x, d.crop_x + cw)));
+    ++compared;
+  }
+  CHECK(compared == 12);
+}

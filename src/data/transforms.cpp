@@ -67,6 +67,42 @@ TensorSample plain_sample(const Sample& raw, const DataConfig& cfg) {
   return {normalise_image(raw.image, cfg), label_tensor(raw.label)};
 }
 
+namespace {
+
+// Source rows (or columns) of output positions [start, start + count) of a bilinear resize from
+// `in` to `out` pixels, align_corners = false, as torch's upsample_bilinear2d computes them.
+struct LerpCoords {
+  torch::Tensor i0, i1, w;  // int64, int64, float32
+};
+LerpCoords lerp_coords(std::int64_t in, std::int64_t out, std::int64_t start, std::int64_t count) {
+  LerpCoords c{torch::empty({count}, torch::kInt64), torch::empty({count}, torch::kInt64),
+               torch::empty({count}, torch::kFloat32)};
+  auto* i0 = c.i0.data_ptr<std::int64_t>();
+  auto* i1 = c.i1.data_ptr<std::int64_t>();
+  auto* w = c.w.data_ptr<float>();
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  for (std::int64_t k = 0; k < count; ++k) {
+    const double src = std::max(0.0, (static_cast<double>(start + k) + 0.5) * scale - 0.5);
+    const std::int64_t a = std::min<std::int64_t>(static_cast<std::int64_t>(src), in - 1);
+    i0[k] = a;
+    i1[k] = std::min<std::int64_t>(a + 1, in - 1);
+    w[k] = static_cast<float>(src - static_cast<double>(a));
+  }
+  return c;
+}
+
+torch::Tensor nearest_range(std::int64_t in, std::int64_t out, std::int64_t start, std::int64_t count) {
+  auto idx = torch::empty({count}, torch::kInt64);
+  auto* p = idx.data_ptr<std::int64_t>();
+  for (std::int64_t k = 0; k < count; ++k)
+    p[k] = std::min<std::int64_t>(in - 1, static_cast<std::int64_t>(std::floor((static_cast<double>(start + k) + 0.5) *
+                                                                               static_cast<double>(in) /
+                                                                               static_cast<double>(out))));
+  return idx;
+}
+
+}  // namespace
+
 TensorSample augment_sample(const Sample& raw, const DataConfig& cfg, Rng& rng, AugmentDraw* draw) {
   AugmentDraw d;
   const double lo = cfg.scale.at(0), hi = cfg.scale.at(1);
@@ -83,27 +119,43 @@ TensorSample augment_sample(const Sample& raw, const DataConfig& cfg, Rng& rng, 
   d.vflip = cfg.vflip && rng.chance(0.5);
   if (draw) *draw = d;
 
-  torch::Tensor image = normalise_image(raw.image, cfg);
-  torch::Tensor label = torch::from_blob(const_cast<std::uint8_t*>(raw.label.pixels.data()), {h, w}, torch::kUInt8);
-  if (d.scaled_h != h || d.scaled_w != w) {
-    image = resize_image(image, d.scaled_h, d.scaled_w);
-    label = resize_label(label, d.scaled_h, d.scaled_w);
+  // Only the crop window of the rescaled image is computed: bilinear interpolation is separable,
+  // so rows then columns are interpolated with index_select + lerp on the window's pixels alone
+  // (the same sampling positions as upsample_bilinear2d, align_corners = false).
+  const int ch = c > 0 ? std::min(c, d.scaled_h) : d.scaled_h;
+  const int cw = c > 0 ? std::min(c, d.scaled_w) : d.scaled_w;
+  auto hwc = torch::from_blob(const_cast<std::uint8_t*>(raw.image.pixels.data()), {h, w, 3}, torch::kUInt8);
+  auto lab = torch::from_blob(const_cast<std::uint8_t*>(raw.label.pixels.data()), {h, w}, torch::kUInt8);
+  torch::Tensor img;  // [ch, cw, 3] float, 0..255
+  if (d.scaled_h == h && d.scaled_w == w) {
+    img = hwc.slice(0, d.crop_y, d.crop_y + ch).slice(1, d.crop_x, d.crop_x + cw).to(torch::kFloat32);
+    lab = lab.slice(0, d.crop_y, d.crop_y + ch).slice(1, d.crop_x, d.crop_x + cw);
+  } else {
+    const LerpCoords ry = lerp_coords(h, d.scaled_h, d.crop_y, ch);
+    const LerpCoords rx = lerp_coords(w, d.scaled_w, d.crop_x, cw);
+    auto top = hwc.index_select(0, ry.i0).to(torch::kFloat32);
+    auto bot = hwc.index_select(0, ry.i1).to(torch::kFloat32);
+    auto rows = top.add_((bot - top).mul_(ry.w.view({-1, 1, 1})));  // [ch, w, 3]
+    auto left = rows.index_select(1, rx.i0);
+    auto right = rows.index_select(1, rx.i1);
+    img = left.add_((right - left).mul_(rx.w.view({1, -1, 1})));    // [ch, cw, 3]
+    lab = lab.index_select(0, nearest_range(h, d.scaled_h, d.crop_y, ch))
+              .index_select(1, nearest_range(w, d.scaled_w, d.crop_x, cw));
   }
-  if (c > 0) {
-    const int ch = std::min(c, d.scaled_h), cw = std::min(c, d.scaled_w);
-    auto img_src = image.slice(1, d.crop_y, d.crop_y + ch).slice(2, d.crop_x, d.crop_x + cw);
-    auto lab_src = label.slice(0, d.crop_y, d.crop_y + ch).slice(1, d.crop_x, d.crop_x + cw);
-    if (ch == c && cw == c) {
-      image = img_src.contiguous();
-      label = lab_src;
-    } else {  // pad bottom/right: image with the mean (0 after normalisation), label with void
-      auto img = torch::zeros({3, c, c}, torch::kFloat32);
-      auto lab = torch::full({c, c}, 255, torch::kUInt8);
-      img.slice(1, 0, ch).slice(2, 0, cw).copy_(img_src);
-      lab.slice(0, 0, ch).slice(1, 0, cw).copy_(lab_src);
-      image = img;
-      label = lab;
-    }
+  // normalise: (x / 255 - mean) / std
+  const auto scale = torch::tensor({static_cast<float>(1.0 / (255.0 * cfg.std[0])), static_cast<float>(1.0 / (255.0 * cfg.std[1])),
+                                    static_cast<float>(1.0 / (255.0 * cfg.std[2]))});
+  const auto shift = torch::tensor({static_cast<float>(cfg.mean[0] / cfg.std[0]), static_cast<float>(cfg.mean[1] / cfg.std[1]),
+                                    static_cast<float>(cfg.mean[2] / cfg.std[2])});
+  torch::Tensor image = img.mul_(scale).sub_(shift).permute({2, 0, 1});
+  torch::Tensor label = lab;
+  if (c > 0 && (ch < c || cw < c)) {  // pad bottom/right: image with the mean (0 after normalisation), label with void
+    auto pi = torch::zeros({3, c, c}, torch::kFloat32);
+    auto pl = torch::full({c, c}, 255, torch::kUInt8);
+    pi.slice(1, 0, ch).slice(2, 0, cw).copy_(image);
+    pl.slice(0, 0, ch).slice(1, 0, cw).copy_(label);
+    image = pi;
+    label = pl;
   }
   if (d.hflip) {
     image = image.flip({2});

@@ -1,0 +1,45 @@
+#pragma once
+// Segmentation losses on [B,C,H,W] logits and [B,H,W] int64 labels (255 = void, ignored by all).
+// Every loss is built from elementwise ops, reductions, softmax, sort and cumsum: no nll_loss2d,
+// scatter or index_put, so CUDA in deterministic mode has a deterministic kernel for each op.
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "loss/class_weights.h"
+
+namespace fcnlab {
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  // A scalar. DataError for mismatched shapes or a label outside [0, C) other than 255.
+  virtual torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& labels) const = 0;
+};
+
+// loss.name selects the loss; `class_weights` (size C) are used by wce and, when empty there,
+// loss.class_weights given in the config (ConfigError when neither gives C weights).
+std::unique_ptr<Loss> make_loss(const LossConfig& cfg, int num_classes, std::vector<double> class_weights = {});
+
+// The building blocks, for tests and composites. `reduction` applies to the per-pixel losses:
+// mean = sum(w * loss) / sum(w) over valid pixels (w = 1 for unweighted CE), sum = the reference's
+// unnormalised sum. A batch without a valid pixel gives 0 (with a zero gradient).
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, Reduction reduction,
+                            const std::vector<double>& class_weights = {});
+torch::Tensor focal_loss(const torch::Tensor& logits, const torch::Tensor& labels, double gamma, Reduction reduction);
+// CE with pixels within `width` px (Euclidean) of a label boundary (void included, 4-neighbours)
+// weighted by `weight`.
+torch::Tensor boundary_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, int width,
+                                     double weight, Reduction reduction);
+// The per-pixel weights of boundary_cross_entropy ([B,H,W], 0 on void pixels).
+torch::Tensor boundary_weight_map(const torch::Tensor& labels, int width, double weight, torch::ScalarType dtype);
+// 1 - mean over classes present in the batch of 2|P∩G| / (|P| + |G|) on softmax probabilities,
+// void pixels excluded; 0 when no pixel is valid.
+torch::Tensor dice_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+// Lovasz-softmax (Berman et al. 2018), classes = present, on probabilities [B,C,H,W]; per image
+// (mean over images) or over the whole batch.
+torch::Tensor lovasz_softmax(const torch::Tensor& probs, const torch::Tensor& labels, bool per_image);
+
+}  // namespace fcnlab

@@ -429,3 +429,43 @@ TEST_CASE("cross-implementation: fc7 of the imported VGG16 equals torchvision's 
     CHECK(m->forward(input).sizes() == torch::IntArrayRef{1, 21, 224, 224});
   }
 }
+
+TEST_CASE("FLOPs: 2 x multiply-adds of the convs and transposed convs", "[model]") {
+  ModelConfig c = tiny(Skip::s32, Fusion::sum, Upsample::learned, Padding::same);
+  const FcnSpec s = fcn_spec(c, 5);
+  const auto layers = fcn_layers(s, 64, 96);
+  const auto find = [&](const std::string& name) {
+    for (const auto& l : layers)
+      if (l.name == name) return l;
+    FAIL("no layer " << name);
+    return LayerInfo{};
+  };
+  CHECK(find("conv1_1").macs == 64 * 96 * 4 * 3 * 9);         // out pixels x out ch x in ch x 3x3
+  CHECK(find("conv5_3").macs == 4 * 6 * 32 * 32 * 9);          // stride 16 map 4x6
+  CHECK(find("fc6").macs == 2 * 3 * 4 * 32 * 49);              // 7x7 over a 2x3 map (same padding)
+  CHECK(find("upscore32").macs == 2 * 3 * 5 * 5 * 64 * 64);    // input pixels x C x C x 64x64
+  CHECK(find("upscore32").height == 64);
+  CHECK(find("pool5").stride == 32);
+  std::int64_t macs = 0;
+  for (const auto& l : layers) macs += l.macs;
+  CHECK(fcn_flops(c, 5, 64, 96) == 2 * macs);
+  c.upsample = Upsample::bilinear;  // the fixed kernel is per class (depthwise)
+  CHECK(fcn_flops(c, 5, 64, 96) == 2 * (macs - 2 * 3 * 5 * 5 * 64 * 64 + 2 * 3 * 5 * 64 * 64));
+}
+
+TEST_CASE("fcnlab model prints the layer table with parameters and FLOPs", "[model][cli]") {
+  const auto cfg = (fcnlab::test::source_dir() / "configs" / "fcn8s.toml").string();
+  auto r = fcnlab::test::run_fcnlab("model --config '" + cfg + "' --size 500x500 data.num_classes=21");
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("FCN-8s") && Contains("crop offset 5") && Contains("crop offset 9") &&
+                        Contains("crop offset 31") && Contains("134,489,759 trainable") && Contains("500x500"));
+  r = fcnlab::test::run_fcnlab("model --config '" + cfg + "' model.skip=32 model.upsample=bilinear --size 64x48");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("FCN-32s") && Contains("crop offset 19") && Contains("frozen"));
+  r = fcnlab::test::run_fcnlab("model --size 12");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.out, Contains("HxW"));
+  r = fcnlab::test::run_fcnlab("model model.fusion=avg");
+  CHECK(r.exit_code == 2);
+}

@@ -17,6 +17,7 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmd_config(const Args& args);
+int cmd_model(const Args& args);
 int cmd_make_toy(const Args& args);
 int cmd_check_data(const Args& args);
 int cmd_bench(const Args& args);

@@ -5,6 +5,7 @@ namespace fcnlab::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list{
       {"config", "print the resolved configuration (canonical TOML) and its hash", cmd_config},
+      {"model", "print the FCN layer table: sizes, strides, parameters, FLOPs (--bench: ms/step)", cmd_model},
       {"make-toy", "write the toy VOC-format dataset (deterministic)", cmd_make_toy},
       {"check-data", "check every image and label of the configured splits", cmd_check_data},
       {"bench", "benchmarks: fcnlab bench data | ... (fcnlab bench --help)", cmd_bench},

@@ -337,7 +337,7 @@ TEST_CASE("parameter counts at width 1.0 (21 classes) match VGG16 plus the refer
   CHECK(fixed.frozen == C * (16 + 16 + 256));
 }
 
-TEST_CASE("HDF5 weight import: values land in the right layers; errors name tensor and file", "[model]") {
+TEST_CASE("HDF5 weight import: values land in the right layers, errors name tensor and file", "[model]") {
   TempDir dir;
   torch::manual_seed(7);
   ModelConfig cfg = tiny(Skip::s8);

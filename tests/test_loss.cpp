@@ -256,3 +256,18 @@ TEST_CASE("loss errors and class weights") {
   const std::vector<std::uint8_t> bad{3};
   CHECK_THROWS_AS(stats.add(bad.data(), 1), DataError);
 }
+
+TEST_CASE("the CPU radix argsort equals torch's stable descending sort, ties and negatives included") {
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    // Values rounded to a coarse grid so that ties are common; some negative, one -0.0.
+    auto t = (torch::randn({3, 2, 500}).mul(4).round() / 4).to(dtype);
+    t[0][0][7] = -0.0;
+    t[0][0][8] = 0.0;
+    const auto [values, perm] = stable_sort_descending(t);
+    const auto ref = torch::sort(t, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+    CHECK(torch::equal(values, std::get<0>(ref)));
+    // Ties (-0.0 and 0.0 included) keep their original order, as in a stable sort.
+    CHECK(torch::equal(perm, std::get<1>(ref)));
+  }
+}

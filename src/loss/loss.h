@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -41,5 +42,8 @@ torch::Tensor dice_loss(const torch::Tensor& logits, const torch::Tensor& labels
 // Lovasz-softmax (Berman et al. 2018), classes = present, on probabilities [B,C,H,W]; per image
 // (mean over images) or over the whole batch.
 torch::Tensor lovasz_softmax(const torch::Tensor& probs, const torch::Tensor& labels, bool per_image);
+// Stable descending sort along the last dimension, (values, indices) as torch::sort(t, true, -1,
+// true); on the CPU an LSD radix sort (Lovasz's bottleneck), elsewhere torch::sort.
+std::pair<torch::Tensor, torch::Tensor> stable_sort_descending(const torch::Tensor& t);
 
 }  // namespace fcnlab

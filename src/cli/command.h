@@ -18,6 +18,7 @@ const std::vector<Command>& commands();
 
 int cmd_config(const Args& args);
 int cmd_model(const Args& args);
+int cmd_report(const Args& args);
 int cmd_make_toy(const Args& args);
 int cmd_check_data(const Args& args);
 int cmd_bench(const Args& args);

@@ -6,6 +6,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> list{
       {"config", "print the resolved configuration (canonical TOML) and its hash", cmd_config},
       {"model", "print the FCN layer table: sizes, strides, parameters, FLOPs (--bench: ms/step)", cmd_model},
+      {"report", "tables (md/csv/latex/json) of a results dir: mean ± std over seeds, bootstrap CIs", cmd_report},
       {"make-toy", "write the toy VOC-format dataset (deterministic)", cmd_make_toy},
       {"check-data", "check every image and label of the configured splits", cmd_check_data},
       {"bench", "benchmarks: fcnlab bench data | ... (fcnlab bench --help)", cmd_bench},

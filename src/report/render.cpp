@@ -1,0 +1,422 @@
+// Rendering a Report as Markdown, CSV, LaTeX (booktabs) or JSON.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "report/report.h"
+
+namespace fcnlab::report {
+
+namespace {
+
+struct TextTable {
+  std::vector<std::string> header;
+  std::vector<bool> numeric;  // right-aligned columns
+  std::vector<std::vector<std::string>> rows;
+};
+
+// --- numbers ---------------------------------------------------------------------------------
+
+std::string num(double v, bool paper) {
+  if (!std::isfinite(v)) return "-";
+  return paper ? fmt::format("{:.1f}", 100 * v) : fmt::format("{:.4f}", v);
+}
+std::string signed_num(double v, bool paper) {
+  if (!std::isfinite(v)) return "-";
+  return paper ? fmt::format("{:+.1f}", 100 * v) : fmt::format("{:+.4f}", v);
+}
+// Full precision for CSV/JSON; "" / null for NaN.
+std::string raw(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string("null"); }
+
+std::string metric_label(const std::string& m, bool paper) {
+  if (paper) {
+    if (m == "pixel_acc") return "pixel acc.";
+    if (m == "mean_acc") return "mean acc.";
+    if (m == "mean_iou") return "mean IU";
+    if (m == "fw_iou") return "f.w. IU";
+  }
+  return m;
+}
+
+std::string key_label(const std::string& key, bool paper) { return paper && key == "model.skip" ? "net" : key; }
+std::string value_label(const std::string& key, const std::string& v, bool paper) {
+  return paper && key == "model.skip" ? fmt::format("FCN-{}s", v) : v;
+}
+
+std::string metric_cell(const MetricCell& c, bool paper, const std::string& pm) {
+  std::string s = num(c.stat.mean, paper);
+  if (std::isfinite(c.stat.std)) s += fmt::format(" {} {}", pm, num(c.stat.std, paper));
+  if (c.ci) s += fmt::format(" [{}, {}]", num(c.ci->lo, paper), num(c.ci->hi, paper));
+  return s;
+}
+
+std::string diff_cell(const Row& row, std::size_t k, bool paper) {
+  if (!row.has_reference) return "n/a";
+  if (row.is_reference) return "ref";
+  const auto& d = row.diffs[k];
+  std::string s = signed_num(d.diff, paper);
+  if (d.ci) {
+    s += fmt::format(" [{}, {}]", signed_num(d.ci->lo, paper), signed_num(d.ci->hi, paper));
+    if (d.ci->lo > 0 || d.ci->hi < 0) s += "*";
+  }
+  return s;
+}
+
+std::string vs_label(const Report& r) { return fmt::format("{}={}", r.vs_key, r.vs_value); }
+
+TextTable main_table(const Report& r, const std::string& pm) {
+  TextTable t;
+  for (const auto& k : r.by) {
+    t.header.push_back(key_label(k, r.paper));
+    t.numeric.push_back(false);
+  }
+  if (r.by.empty()) {
+    t.header.push_back("runs");
+    t.numeric.push_back(false);
+  }
+  t.header.push_back("n");
+  t.numeric.push_back(true);
+  for (const auto& m : r.metrics) {
+    t.header.push_back(metric_label(m, r.paper));
+    t.numeric.push_back(true);
+  }
+  const bool vs = !r.vs_key.empty();
+  if (vs)
+    for (const auto& m : r.metrics) {
+      t.header.push_back(fmt::format("Δ {} vs {}", metric_label(m, r.paper), vs_label(r)));
+      t.numeric.push_back(true);
+    }
+  for (const auto& row : r.rows) {
+    std::vector<std::string> cells;
+    for (std::size_t a = 0; a < r.by.size(); ++a) cells.push_back(value_label(r.by[a], row.values[a], r.paper));
+    if (r.by.empty()) cells.push_back("all");
+    cells.push_back(std::to_string(row.seeds.size()));
+    for (const auto& c : row.metrics) cells.push_back(metric_cell(c, r.paper, pm));
+    if (vs)
+      for (std::size_t k = 0; k < r.metrics.size(); ++k) cells.push_back(diff_cell(row, k, r.paper));
+    t.rows.push_back(std::move(cells));
+  }
+  return t;
+}
+
+TextTable marginal_table(const Report& r, const Marginal& m) {
+  TextTable t;
+  t.header = {key_label(m.key, r.paper), "groups"};
+  t.numeric = {false, true};
+  for (const auto& name : r.metrics) {
+    t.header.push_back(fmt::format("{} (effect)", metric_label(name, r.paper)));
+    t.numeric.push_back(true);
+  }
+  for (const auto& row : m.rows) {
+    std::vector<std::string> cells{value_label(m.key, row.value, r.paper), std::to_string(row.groups)};
+    for (std::size_t k = 0; k < row.mean.size(); ++k)
+      cells.push_back(fmt::format("{} ({})", num(row.mean[k], r.paper), signed_num(row.effect[k], r.paper)));
+    t.rows.push_back(std::move(cells));
+  }
+  return t;
+}
+
+std::vector<std::string> notes(const Report& r, bool latex) {
+  std::vector<std::string> out;
+  const std::string pm = latex ? "$\\pm$" : "±";
+  out.push_back(fmt::format("Cells: mean {} std over the group's n seeds{}.", pm,
+                            r.paper ? ", in percent" : ""));
+  if (r.ci)
+    out.push_back(fmt::format("[lo, hi]: {:g}% bootstrap interval over val images ({} resamples, the same for every "
+                              "run; seeds held fixed); only for pixel_acc, mean_acc, mean_iou, fw_iou.",
+                              100 * r.level, r.resamples));
+  if (!r.vs_key.empty())
+    out.push_back(fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "
+                              "paired {:g}% bootstrap interval (same image resamples for both); * : excludes 0.",
+                              vs_label(r), 100 * r.level));
+  for (const auto& m : r.marginals) {
+    (void)m;
+    out.push_back("Marginal: mean over the groups having the value (other axes averaged); effect: minus the mean "
+                  "over all groups.");
+    break;
+  }
+  return out;
+}
+
+// --- Markdown ----------------------------------------------------------------------------------
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string render_md_table(const TextTable& t) {
+  std::string out = "|";
+  for (const auto& h : t.header) out += " " + md_escape(h) + " |";
+  out += "\n|";
+  for (const bool n : t.numeric) out += n ? "---:|" : "---|";
+  out += "\n";
+  for (const auto& row : t.rows) {
+    out += "|";
+    for (const auto& c : row) out += " " + md_escape(c) + " |";
+    out += "\n";
+  }
+  return out;
+}
+
+std::string render_md(const Report& r) {
+  std::string out;
+  if (!r.title.empty()) out += fmt::format("### {}\n\n", r.title);
+  out += render_md_table(main_table(r, "±"));
+  for (const auto& m : r.marginals) out += fmt::format("\nMarginal means by {}:\n\n", m.key) + render_md_table(marginal_table(r, m));
+  out += "\n";
+  for (const auto& n : notes(r, false)) out += n + "\n";
+  return out;
+}
+
+// --- LaTeX -------------------------------------------------------------------------------------
+
+std::string tex_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '_': case '%': case '&': case '#': case '$': case '{': case '}': out += '\\'; out += c; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_latex_table(const TextTable& t, bool cells_are_tex) {
+  std::string spec;
+  for (const bool n : t.numeric) spec += n ? 'r' : 'l';
+  std::string out = fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", spec);
+  const auto line = [&](const std::vector<std::string>& cells, bool tex) {
+    std::string s;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) s += " & ";
+      std::string c = tex ? cells[i] : tex_escape(cells[i]);
+      // Δ is not in LaTeX's default encoding.
+      const auto pos = c.find("Δ");
+      if (pos != std::string::npos) c.replace(pos, std::string("Δ").size(), "$\\Delta$");
+      s += c;
+    }
+    return s + " \\\\\n";
+  };
+  out += line(t.header, false) + "\\midrule\n";
+  for (const auto& row : t.rows) out += line(row, cells_are_tex);
+  return out + "\\bottomrule\n\\end{tabular}\n";
+}
+
+std::string render_latex(const Report& r) {
+  std::string out = "% fcnlab report";
+  if (!r.title.empty()) out += " " + r.title;
+  out += "\n% needs \\usepackage{booktabs}\n";
+  for (const auto& n : notes(r, true)) out += "% " + n + "\n";
+  TextTable t = main_table(r, "$\\pm$");
+  for (auto& row : t.rows)  // escape the text columns only; numeric cells carry $\pm$
+    for (std::size_t i = 0; i < row.size(); ++i)
+      if (!t.numeric[i]) row[i] = tex_escape(row[i]);
+  out += render_latex_table(t, true);
+  for (const auto& m : r.marginals) {
+    TextTable mt = marginal_table(r, m);
+    for (auto& row : mt.rows) row[0] = tex_escape(row[0]);
+    out += fmt::format("% marginal means by {}\n", m.key) + render_latex_table(mt, true);
+  }
+  return out;
+}
+
+// --- CSV ---------------------------------------------------------------------------------------
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::string s;
+  for (std::size_t i = 0; i < cells.size(); ++i) s += (i ? "," : "") + csv_field(cells[i]);
+  return s + "\n";
+}
+
+std::string render_csv(const Report& r) {
+  const bool vs = !r.vs_key.empty();
+  std::vector<std::string> header(r.by.begin(), r.by.end());
+  header.push_back("n");
+  for (const auto& m : r.metrics) {
+    header.push_back(m + "_mean");
+    header.push_back(m + "_std");
+    if (r.ci) {
+      header.push_back(m + "_ci_lo");
+      header.push_back(m + "_ci_hi");
+    }
+    if (vs) {
+      header.push_back(m + "_diff");
+      header.push_back(m + "_diff_lo");
+      header.push_back(m + "_diff_hi");
+    }
+  }
+  std::string out = csv_line(header);
+  for (const auto& row : r.rows) {
+    std::vector<std::string> cells(row.values.begin(), row.values.end());
+    cells.push_back(std::to_string(row.seeds.size()));
+    for (std::size_t k = 0; k < r.metrics.size(); ++k) {
+      const auto& c = row.metrics[k];
+      cells.push_back(raw(c.stat.mean));
+      cells.push_back(raw(c.stat.std));
+      if (r.ci) {
+        cells.push_back(c.ci ? raw(c.ci->lo) : "");
+        cells.push_back(c.ci ? raw(c.ci->hi) : "");
+      }
+      if (vs) {
+        const bool has = row.has_reference;
+        const auto* d = has ? &row.diffs[k] : nullptr;
+        cells.push_back(has ? raw(d->diff) : "");
+        cells.push_back(has && d->ci ? raw(d->ci->lo) : "");
+        cells.push_back(has && d->ci ? raw(d->ci->hi) : "");
+      }
+    }
+    out += csv_line(cells);
+  }
+  for (const auto& m : r.marginals) {
+    std::vector<std::string> h{"marginal:" + m.key, "groups"};
+    for (const auto& name : r.metrics) {
+      h.push_back(name + "_mean");
+      h.push_back(name + "_effect");
+    }
+    out += "\n" + csv_line(h);
+    for (const auto& row : m.rows) {
+      std::vector<std::string> cells{row.value, std::to_string(row.groups)};
+      for (std::size_t k = 0; k < row.mean.size(); ++k) {
+        cells.push_back(raw(row.mean[k]));
+        cells.push_back(raw(row.effect[k]));
+      }
+      out += csv_line(cells);
+    }
+  }
+  return out;
+}
+
+// --- JSON --------------------------------------------------------------------------------------
+
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (const unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+template <class T, class F>
+std::string json_list(const std::vector<T>& v, F&& f) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + f(v[i]);
+  return out + "]";
+}
+
+std::string json_interval(const std::optional<Interval>& ci) {
+  return ci ? fmt::format("[{}, {}]", json_num(ci->lo), json_num(ci->hi)) : "null";
+}
+
+std::string json_values(const std::vector<std::string>& keys, const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t a = 0; a < keys.size(); ++a) out += (a ? ", " : "") + json_str(keys[a]) + ": " + json_str(values[a]);
+  return out + "}";
+}
+
+std::string render_json(const Report& r) {
+  const auto str = [](const std::string& s) { return json_str(s); };
+  std::string out = "{\n";
+  out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", json_str(r.title), json_list(r.by, str),
+                     json_list(r.metrics, str));
+  out += fmt::format("  \"bootstrap\": {},\n",
+                     r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
+  out += fmt::format("  \"vs\": {},\n", r.vs_key.empty() ? std::string("null")
+                                                         : fmt::format("{{\"key\": {}, \"value\": {}}}",
+                                                                       json_str(r.vs_key), json_str(r.vs_value)));
+  out += "  \"groups\": [";
+  for (std::size_t g = 0; g < r.rows.size(); ++g) {
+    const auto& row = r.rows[g];
+    out += g ? ",\n    {" : "\n    {";
+    out += fmt::format("\"values\": {}, \"n\": {}, \"seeds\": {}, \"run_ids\": {}, \"metrics\": {{",
+                       json_values(r.by, row.values), row.seeds.size(),
+                       json_list(row.seeds, [](std::int64_t s) { return std::to_string(s); }),
+                       json_list(row.run_ids, str));
+    for (std::size_t k = 0; k < r.metrics.size(); ++k) {
+      const auto& c = row.metrics[k];
+      out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}, \"ci\": {}}}", k ? ", " : "",
+                         json_str(r.metrics[k]), json_num(c.stat.mean), json_num(c.stat.std), c.stat.n,
+                         json_interval(c.ci));
+    }
+    out += "}";
+    if (!r.vs_key.empty()) {
+      if (!row.has_reference) {
+        out += ", \"diff\": null";
+      } else {
+        out += fmt::format(", \"diff\": {{\"reference\": {}, \"is_reference\": {}, \"metrics\": {{",
+                           json_values(r.by, row.reference), row.is_reference ? "true" : "false");
+        for (std::size_t k = 0; k < r.metrics.size(); ++k)
+          out += fmt::format("{}{}: {{\"diff\": {}, \"ci\": {}}}", k ? ", " : "", json_str(r.metrics[k]),
+                             json_num(row.diffs[k].diff), json_interval(row.diffs[k].ci));
+        out += "}}";
+      }
+    }
+    out += "}";
+  }
+  out += r.rows.empty() ? "],\n" : "\n  ],\n";
+  out += "  \"marginal\": [";
+  for (std::size_t i = 0; i < r.marginals.size(); ++i) {
+    const auto& m = r.marginals[i];
+    out += fmt::format("{}\n    {{\"key\": {}, \"rows\": [", i ? "," : "", json_str(m.key));
+    for (std::size_t j = 0; j < m.rows.size(); ++j) {
+      const auto& mr = m.rows[j];
+      std::string mean = "{", effect = "{";
+      for (std::size_t k = 0; k < r.metrics.size(); ++k) {
+        mean += fmt::format("{}{}: {}", k ? ", " : "", json_str(r.metrics[k]), json_num(mr.mean[k]));
+        effect += fmt::format("{}{}: {}", k ? ", " : "", json_str(r.metrics[k]), json_num(mr.effect[k]));
+      }
+      mean += "}";
+      effect += "}";
+      out += fmt::format("{}{{\"value\": {}, \"groups\": {}, \"mean\": {}, \"effect\": {}}}", j ? ", " : "",
+                         json_str(mr.value), mr.groups, mean, effect);
+    }
+    out += "]}";
+  }
+  out += r.marginals.empty() ? "],\n" : "\n  ],\n";
+  out += fmt::format("  \"warnings\": {}\n}}\n", json_list(r.warnings, str));
+  return out;
+}
+
+}  // namespace
+
+std::string render(const Report& report, Format format) {
+  switch (format) {
+    case Format::md: return render_md(report);
+    case Format::csv: return render_csv(report);
+    case Format::latex: return render_latex(report);
+    case Format::json: return render_json(report);
+  }
+  return {};
+}
+
+}  // namespace fcnlab::report

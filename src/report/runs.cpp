@@ -1,0 +1,122 @@
+#include "report/runs.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "core/text.h"
+
+namespace fcnlab::report {
+
+namespace fs = std::filesystem;
+
+std::string display_value(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
+  return v;
+}
+
+Run load_run(const fs::path& file) {
+  const RunFileReader reader(file);
+  Run run;
+  run.file = file;
+  run.info = reader.info();
+  if (run.info.status != RunStatus::finished)
+    throw IoError(fmt::format("{}: run status is '{}', not finished{}", file.string(), to_string(run.info.status),
+                              run.info.message.empty() ? "" : " (" + run.info.message + ")"));
+  auto final = reader.final();
+  if (!final) throw IoError(fmt::format("{}: no /final group", file.string()));
+  run.final = std::move(*final);
+  const Config cfg = ConfigBuilder().add_text(run.info.config_toml, file.string() + ":config_toml").build();
+  for (const auto& key : config_keys()) run.config[key] = display_value(config_value(cfg, key));
+  return run;
+}
+
+LoadedRuns load_runs(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw IoError(fmt::format("{}: not a directory", dir.string()));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".h5") files.push_back(entry.path());
+  if (ec) throw IoError(fmt::format("{}: cannot list: {}", dir.string(), ec.message()));
+  std::sort(files.begin(), files.end());
+  LoadedRuns out;
+  for (const auto& f : files) {
+    try {
+      out.runs.push_back(load_run(f));
+    } catch (const Error& e) {
+      out.warnings.push_back(fmt::format("skipping {}", e.what()));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> varying_keys(const std::vector<Run>& runs) {
+  std::vector<std::string> out;
+  if (runs.empty()) return out;
+  const auto& skip = unhashed_keys();
+  for (const auto& [key, value] : runs.front().config) {
+    if (key == "run.seed" || std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
+    for (const auto& r : runs) {
+      const auto it = r.config.find(key);
+      if (it == r.config.end() || it->second != value) {
+        out.push_back(key);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void check_keys(const std::vector<std::string>& keys) {
+  const auto& all = config_keys();
+  for (const auto& k : keys) {
+    if (std::find(all.begin(), all.end(), k) != all.end()) continue;
+    const auto hint = nearest(k, all);
+    throw UsageError(
+        fmt::format("unknown config key '{}'{}", k, hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
+  }
+}
+
+namespace {
+bool as_number(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return errno == 0 && end == s.c_str() + s.size();
+}
+}  // namespace
+
+bool value_less(const std::string& a, const std::string& b) {
+  double x = 0, y = 0;
+  if (as_number(a, x) && as_number(b, y) && x != y) return x < y;
+  return a < b;
+}
+
+std::vector<Group> group_runs(const std::vector<Run>& runs, const std::vector<std::string>& keys) {
+  check_keys(keys);
+  std::vector<Group> groups;
+  for (const auto& r : runs) {
+    std::vector<std::string> values;
+    for (const auto& k : keys) values.push_back(r.config.at(k));
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.values == values; });
+    if (it == groups.end()) {
+      groups.push_back({values, {}});
+      it = std::prev(groups.end());
+    }
+    it->runs.push_back(&r);
+  }
+  for (auto& g : groups)
+    std::stable_sort(g.runs.begin(), g.runs.end(), [](const Run* a, const Run* b) { return a->info.seed < b->info.seed; });
+  std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
+    return std::lexicographical_compare(a.values.begin(), a.values.end(), b.values.begin(), b.values.end(), value_less);
+  });
+  return groups;
+}
+
+}  // namespace fcnlab::report

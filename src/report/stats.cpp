@@ -1,0 +1,112 @@
+#include "report/stats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace fcnlab::report {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// splitmix64: a small, portable generator (std:: distributions differ between libraries).
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n) by rejection (no modulo bias).
+  std::uint64_t below(std::uint64_t n) {
+    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    std::uint64_t x = 0;
+    do x = next();
+    while (x >= limit);
+    return x % n;
+  }
+};
+}  // namespace
+
+MeanStd mean_std(const std::vector<double>& values) {
+  MeanStd s;
+  double sum = 0;
+  for (double v : values)
+    if (std::isfinite(v)) {
+      sum += v;
+      ++s.n;
+    }
+  if (s.n == 0) return {kNaN, kNaN, 0};
+  s.mean = sum / s.n;
+  if (s.n < 2) {
+    s.std = kNaN;
+    return s;
+  }
+  double ss = 0;
+  for (double v : values)
+    if (std::isfinite(v)) ss += (v - s.mean) * (v - s.mean);
+  s.std = std::sqrt(ss / (s.n - 1));
+  return s;
+}
+
+std::optional<Interval> percentile_interval(std::vector<double> samples, double level) {
+  samples.erase(std::remove_if(samples.begin(), samples.end(), [](double v) { return !std::isfinite(v); }),
+                samples.end());
+  if (samples.empty()) return std::nullopt;
+  std::sort(samples.begin(), samples.end());
+  const auto quantile = [&](double q) {
+    const double pos = q * static_cast<double>(samples.size() - 1);
+    const auto i = static_cast<std::size_t>(std::floor(pos));
+    const double frac = pos - static_cast<double>(i);
+    if (i + 1 >= samples.size()) return samples.back();
+    return samples[i] * (1 - frac) + samples[i + 1] * frac;
+  };
+  const double alpha = (1 - level) / 2;
+  return Interval{quantile(alpha), quantile(1 - alpha)};
+}
+
+bool bootstrappable(const std::string& metric) {
+  return metric == "pixel_acc" || metric == "mean_acc" || metric == "mean_iou" || metric == "fw_iou";
+}
+
+Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights) {
+  const auto C = static_cast<std::size_t>(final.num_classes());
+  const auto N = static_cast<std::size_t>(final.images);
+  if (final.per_image_confusion.size() != N * C * C || weights.size() != N)
+    throw IoError(fmt::format("per-image confusion has {} values, expected {} images x {} x {} classes",
+                              final.per_image_confusion.size(), weights.size(), C, C));
+  std::vector<std::int64_t> sum(C * C, 0);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::uint32_t w = weights[i];
+    if (w == 0) continue;
+    const std::int32_t* m = final.per_image_confusion.data() + i * C * C;
+    for (std::size_t k = 0; k < C * C; ++k) sum[k] += static_cast<std::int64_t>(w) * m[k];
+  }
+  return scores_from_confusion(sum.data(), static_cast<int>(C));
+}
+
+double score_of(const Scores& s, const std::string& metric) {
+  if (metric == "pixel_acc") return s.pixel_acc;
+  if (metric == "mean_acc") return s.mean_acc;
+  if (metric == "mean_iou") return s.mean_iou;
+  if (metric == "fw_iou") return s.fw_iou;
+  throw Error(fmt::format("metric '{}' cannot be computed from confusion matrices", metric));
+}
+
+std::vector<std::vector<std::uint32_t>> bootstrap_weights(std::int64_t images, int resamples, std::uint64_t seed) {
+  std::vector<std::vector<std::uint32_t>> out;
+  if (images <= 0) return out;
+  SplitMix64 rng{seed};
+  const auto n = static_cast<std::uint64_t>(images);
+  out.assign(static_cast<std::size_t>(resamples), std::vector<std::uint32_t>(static_cast<std::size_t>(n), 0));
+  for (auto& w : out)
+    for (std::uint64_t k = 0; k < n; ++k) ++w[static_cast<std::size_t>(rng.below(n))];
+  return out;
+}
+
+}  // namespace fcnlab::report

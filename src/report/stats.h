@@ -1,0 +1,39 @@
+#pragma once
+// Summary statistics and the bootstrap over validation images (`fcnlab report --ci`).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics/confusion.h"
+#include "results/run_file.h"
+
+namespace fcnlab::report {
+
+struct MeanStd {
+  double mean = 0, std = 0;  // std: sample standard deviation (n - 1); NaN when n < 2
+  int n = 0;                 // finite values counted (NaN values are left out)
+};
+// NaN mean when no finite value.
+MeanStd mean_std(const std::vector<double>& values);
+
+struct Interval {
+  double lo = 0, hi = 0;
+};
+// Percentile interval of `samples` at `level` (e.g. 0.95: the 2.5% and 97.5% quantiles, linear
+// interpolation between order statistics). NaN samples are left out; nullopt when none is left.
+std::optional<Interval> percentile_interval(std::vector<double> samples, double level);
+
+// The four confusion-matrix scores can be bootstrapped over images; other metrics cannot.
+bool bootstrappable(const std::string& metric);
+// The scores of the per-image confusions of `final` summed with multiplicities `weights` [N]
+// (image i counted weights[i] times). IoError when the per-image confusions are missing.
+Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights);
+// One bootstrappable metric of `scores`.
+double score_of(const Scores& scores, const std::string& metric);
+
+// Bootstrap resamples of N images: resample r counts image i weights[r][i] times (N draws with
+// replacement). Deterministic for a given (images, resamples, seed) on every platform.
+std::vector<std::vector<std::uint32_t>> bootstrap_weights(std::int64_t images, int resamples, std::uint64_t seed);
+
+}  // namespace fcnlab::report

@@ -1,0 +1,415 @@
+// Tests of src/report: loading a results dir (skipping bad files), grouping, mean/std over seeds,
+// bootstrap intervals over images, paired differences, marginal means, and the four output
+// formats, on synthetic run files written with RunFileWriter; plus `fcnlab report` end to end.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "helpers.h"
+#include "metrics/confusion.h"
+#include "report/report.h"
+#include "results/run_file.h"
+
+using namespace fcnlab;
+using namespace fcnlab::report;
+using fcnlab::test::TempDir;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr int kC = 3;
+
+// N images of kC classes; each image has random class sizes; class c's pixels are predicted
+// correctly with probability `skill` (plus per-image noise), otherwise as the next class.
+std::vector<std::int32_t> synthetic_confusions(int images, double skill, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> size(50, 400);
+  std::uniform_real_distribution<double> noise(-0.15, 0.15);
+  std::vector<std::int32_t> out(static_cast<std::size_t>(images) * kC * kC, 0);
+  for (int i = 0; i < images; ++i) {
+    auto* m = out.data() + static_cast<std::size_t>(i) * kC * kC;
+    for (int c = 0; c < kC; ++c) {
+      const int n = size(rng);
+      const double p = std::clamp(skill + noise(rng), 0.0, 1.0);
+      const int right = static_cast<int>(std::lround(p * n));
+      m[c * kC + c] += right;
+      m[c * kC + (c + 1) % kC] += n - right;
+    }
+  }
+  return out;
+}
+
+struct RunSpec {
+  std::vector<std::string> overrides;  // config overrides, e.g. "model.skip=8"
+  std::int64_t seed = 0;
+  std::vector<std::pair<std::string, double>> extra;  // scalars besides the four scores
+  std::vector<std::int32_t> per_image;                 // [N, kC, kC]
+  RunStatus status = RunStatus::finished;
+  bool with_final = true;
+};
+
+// Writes a run file whose /final scalars are the scores of its summed per-image confusions.
+std::filesystem::path write_run(const std::filesystem::path& dir, const std::string& name, RunSpec spec) {
+  auto overrides = spec.overrides;
+  overrides.push_back("run.seed=" + std::to_string(spec.seed));
+  const Config cfg = load_config({}, overrides);
+  RunInfo info;
+  info.config_toml = to_canonical_toml(cfg);
+  info.config_hash = config_hash_hex(cfg);
+  info.run_id = name;
+  info.experiment = "test";
+  info.seed = spec.seed;
+  info.status = spec.status;
+  const auto path = dir / (name + ".h5");
+  RunFileWriter w(path);
+  w.write_info(info);
+  if (spec.with_final) {
+    FinalRecord f;
+    f.class_names = {"background", "a", "b"};
+    f.images = static_cast<std::int64_t>(spec.per_image.size() / (kC * kC));
+    f.per_image_confusion = spec.per_image;
+    f.confusion.assign(kC * kC, 0);
+    for (std::size_t k = 0; k < spec.per_image.size(); ++k) f.confusion[k % (kC * kC)] += spec.per_image[k];
+    const Scores s = scores_from_confusion(f.confusion.data(), kC);
+    f.per_class_iou = s.per_class_iou;
+    f.scalars = {{"pixel_acc", s.pixel_acc}, {"mean_acc", s.mean_acc}, {"mean_iou", s.mean_iou}, {"fw_iou", s.fw_iou}};
+    for (const auto& e : spec.extra) f.scalars.push_back(e);
+    f.trimap_width = {2, 4};
+    f.trimap_pixel_acc = {0.5 + 0.01 * static_cast<double>(spec.seed), 0.7};
+    f.trimap_mean_iou = {0.3, 0.4};
+    f.bf_per_class = {0.1, 0.2, 0.3};
+    f.boundary_iou_per_class = {0.1, 0.2, 0.3};
+    w.write_final(f);
+  }
+  w.commit();
+  return path;
+}
+
+RunSpec spec(std::vector<std::string> overrides, std::int64_t seed, double bf, int images = 20, double skill = 0.7) {
+  RunSpec s;
+  s.overrides = std::move(overrides);
+  s.seed = seed;
+  s.extra = {{"bf_score", bf}, {"boundary_iou", bf / 2}};
+  s.per_image = synthetic_confusions(images, skill, static_cast<std::uint32_t>(1000 + seed));
+  return s;
+}
+
+const Row& row_with(const Report& r, const std::vector<std::string>& values) {
+  for (const auto& row : r.rows)
+    if (row.values == values) return row;
+  FAIL("no row with the requested values");
+  return r.rows.front();
+}
+
+std::size_t metric_index(const Report& r, const std::string& m) {
+  const auto it = std::find(r.metrics.begin(), r.metrics.end(), m);
+  REQUIRE(it != r.metrics.end());
+  return static_cast<std::size_t>(it - r.metrics.begin());
+}
+
+// Three skips x two seeds, bf_score chosen so that mean and std are known.
+void write_skip_study(const std::filesystem::path& dir) {
+  const std::vector<std::pair<int, std::array<double, 2>>> bf{{32, {0.40, 0.44}}, {16, {0.50, 0.52}}, {8, {0.60, 0.66}}};
+  for (const auto& [skip, v] : bf)
+    for (int seed = 0; seed < 2; ++seed)
+      write_run(dir, fmt::format("s{}-seed{}", skip, seed),
+                spec({fmt::format("model.skip={}", skip), fmt::format("run.name=r{}{}", skip, seed)}, seed,
+                     v[static_cast<std::size_t>(seed)]));
+}
+
+}  // namespace
+
+TEST_CASE("report: runs group by the keys that vary; rows hold mean and std over seeds", "[report]") {
+  TempDir dir;
+  write_skip_study(dir.path());
+  const auto loaded = load_runs(dir.path());
+  REQUIRE(loaded.warnings.empty());
+  REQUIRE(loaded.runs.size() == 6);
+  // run.seed and run.name vary too, but are not axes.
+  CHECK(varying_keys(loaded.runs) == std::vector<std::string>{"model.skip"});
+
+  const Report r = build_report(loaded.runs, {});
+  CHECK(r.by == std::vector<std::string>{"model.skip"});
+  CHECK(r.metrics == std::vector<std::string>{"mean_iou", "pixel_acc", "bf_score", "boundary_iou", "trimap_acc_2"});
+  REQUIRE(r.rows.size() == 3);
+  // Numeric order of the values, not text order ("16" < "32" < "8").
+  CHECK(r.rows[0].values == std::vector<std::string>{"8"});
+  CHECK(r.rows[1].values == std::vector<std::string>{"16"});
+  CHECK(r.rows[2].values == std::vector<std::string>{"32"});
+  const auto bf = metric_index(r, "bf_score");
+  const auto& s8 = r.rows[0].metrics[bf].stat;
+  CHECK(s8.n == 2);
+  CHECK(s8.mean == Approx(0.63));
+  CHECK(s8.std == Approx(std::sqrt(2 * 0.03 * 0.03)));  // sample std of {0.60, 0.66}
+  CHECK(r.rows[2].metrics[bf].stat.mean == Approx(0.42));
+  CHECK(r.rows[0].seeds == std::vector<std::int64_t>{0, 1});
+  // trimap_acc_2 comes from the /final/boundary arrays: 0.5 + 0.01 * seed.
+  CHECK(r.rows[0].metrics[metric_index(r, "trimap_acc_2")].stat.mean == Approx(0.505));
+  // Without --ci there are no intervals.
+  CHECK_FALSE(r.rows[0].metrics[0].ci.has_value());
+}
+
+TEST_CASE("report: an explicit --by groups runs across the other keys", "[report]") {
+  TempDir dir;
+  for (int seed = 0; seed < 2; ++seed)
+    for (const char* fusion : {"sum", "concat"})
+      for (int skip : {16, 8})
+        write_run(dir.path(), fmt::format("{}-{}-{}", skip, fusion, seed),
+                  spec({fmt::format("model.skip={}", skip), fmt::format("model.fusion={}", fusion)}, seed,
+                       skip == 8 ? 0.6 : 0.4));
+  const auto runs = load_runs(dir.path()).runs;
+  CHECK(varying_keys(runs) == std::vector<std::string>{"model.fusion", "model.skip"});
+  ReportOptions o;
+  o.by = {"model.skip"};
+  const Report r = build_report(runs, o);
+  REQUIRE(r.rows.size() == 2);
+  CHECK(r.rows[0].seeds.size() == 4);  // both fusions, both seeds
+  CHECK(r.rows[0].metrics[metric_index(r, "bf_score")].stat.mean == Approx(0.6));
+  o.by = {"model.skp"};
+  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skp") && Contains("model.skip"));
+}
+
+TEST_CASE("report: unreadable, unfinished and incomplete files are skipped with a warning naming them", "[report]") {
+  TempDir dir;
+  write_run(dir.path(), "good", spec({"model.skip=8"}, 0, 0.5));
+  test::write_file(dir / "garbage.h5", "this is not HDF5");
+  auto diverged = spec({"model.skip=16"}, 0, 0.5);
+  diverged.status = RunStatus::diverged;
+  diverged.with_final = false;
+  write_run(dir.path(), "diverged", diverged);
+  auto nofinal = spec({"model.skip=32"}, 0, 0.5);
+  nofinal.with_final = false;
+  write_run(dir.path(), "nofinal", nofinal);
+  test::write_file(dir / "inflight.h5.part", "partial");  // not *.h5: not even looked at
+
+  const auto loaded = load_runs(dir.path());
+  REQUIRE(loaded.runs.size() == 1);
+  CHECK(loaded.runs[0].info.run_id == "good");
+  REQUIRE(loaded.warnings.size() == 3);
+  const std::string all = loaded.warnings[0] + loaded.warnings[1] + loaded.warnings[2];
+  CHECK_THAT(all, Contains("garbage.h5") && Contains("diverged.h5") && Contains("diverged") &&
+                      Contains("nofinal.h5") && Contains("/final"));
+  CHECK_THAT(all, !Contains("inflight"));
+
+  std::vector<std::string> warnings;
+  const auto text = report_dir(dir.path(), {}, Format::json, &warnings);
+  CHECK(warnings.size() == 3);
+  CHECK_THAT(text, Contains("garbage.h5"));  // JSON carries the warnings
+
+  TempDir empty;
+  test::write_file(empty / "bad.h5", "x");
+  CHECK_THROWS_AS(report_dir(empty.path(), {}, Format::md), IoError);
+}
+
+TEST_CASE("report: CSV and JSON carry the groups, means and stds", "[report]") {
+  TempDir dir;
+  write_skip_study(dir.path());
+  ReportOptions o;
+  o.metrics = {"bf_score", "mean_iou"};
+  const auto runs = load_runs(dir.path()).runs;
+  const Report r = build_report(runs, o);
+  const std::string csv = render(r, Format::csv);
+  const auto lines = split(csv, '\n');
+  REQUIRE(lines.size() >= 4);
+  CHECK(lines[0] == "model.skip,n,bf_score_mean,bf_score_std,mean_iou_mean,mean_iou_std");
+  const auto cells = split(lines[1], ',');
+  REQUIRE(cells.size() == 6);
+  CHECK(cells[0] == "8");
+  CHECK(cells[1] == "2");
+  CHECK(std::stod(cells[2]) == Approx(0.63));
+  CHECK(std::stod(cells[3]) == Approx(std::sqrt(2 * 0.03 * 0.03)));
+  CHECK(std::stod(cells[4]) == Approx(r.rows[0].metrics[1].stat.mean));
+  CHECK(split(lines[3], ',')[0] == "32");
+
+  const std::string json = render(r, Format::json);
+  CHECK_THAT(json, Contains("\"by\": [\"model.skip\"]"));
+  CHECK_THAT(json, Contains("\"values\": {\"model.skip\": \"8\"}, \"n\": 2, \"seeds\": [0, 1]"));
+  CHECK_THAT(json, Contains("\"bf_score\": {\"mean\": 0.63"));
+  CHECK_THAT(json, Contains("\"ci\": null"));
+  // Balanced brackets (a cheap well-formedness check; no JSON parser in the dependencies).
+  CHECK(std::count(json.begin(), json.end(), '{') == std::count(json.begin(), json.end(), '}'));
+  CHECK(std::count(json.begin(), json.end(), '[') == std::count(json.begin(), json.end(), ']'));
+
+  const std::string md = render(r, Format::md);
+  CHECK_THAT(md, Contains("| model.skip | n | bf_score | mean_iou |"));
+  CHECK_THAT(md, Contains("| 8 | 2 | 0.6300 ± 0.0424 |"));
+  const std::string tex = render(r, Format::latex);
+  CHECK_THAT(tex, Contains("\\toprule") && Contains("bf\\_score") && Contains("0.6300 $\\pm$ 0.0424"));
+
+  ReportOptions paper;
+  paper.paper = true;
+  const std::string p = render(build_report(runs, paper), Format::md);
+  CHECK_THAT(p, Contains("| net | n | pixel acc. | mean acc. | mean IU | f.w. IU |"));
+  CHECK_THAT(p, Contains("| FCN-8s | 2 |"));
+}
+
+TEST_CASE("report: bootstrap intervals contain the point estimate and narrow with more images", "[report]") {
+  TempDir small_dir, big_dir;
+  write_run(small_dir.path(), "a", spec({"model.skip=8"}, 0, 0.5, 10));
+  write_run(big_dir.path(), "a", spec({"model.skip=8"}, 0, 0.5, 160));
+  ReportOptions o;
+  o.ci = true;
+  o.metrics = {"mean_iou", "pixel_acc", "bf_score"};
+  const Report small = build_report(load_runs(small_dir.path()).runs, o);
+  const Report big = build_report(load_runs(big_dir.path()).runs, o);
+  for (const Report* r : {&small, &big}) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      const auto& c = r->rows[0].metrics[k];
+      REQUIRE(c.ci.has_value());
+      CHECK(c.ci->lo < c.stat.mean);
+      CHECK(c.stat.mean < c.ci->hi);
+    }
+    CHECK_FALSE(r->rows[0].metrics[2].ci.has_value());  // bf_score: not from confusions
+  }
+  const double w_small = small.rows[0].metrics[0].ci->hi - small.rows[0].metrics[0].ci->lo;
+  const double w_big = big.rows[0].metrics[0].ci->hi - big.rows[0].metrics[0].ci->lo;
+  // 16x the images: about 4x narrower; demand at least 2x.
+  CHECK(w_big < w_small / 2);
+  // Fixed seed: the same table twice.
+  const Report again = build_report(load_runs(small_dir.path()).runs, o);
+  CHECK(again.rows[0].metrics[0].ci->lo == small.rows[0].metrics[0].ci->lo);
+  CHECK_THAT(render(small, Format::md), Contains("95% bootstrap interval"));
+}
+
+TEST_CASE("report: bootstrap resampling weights draw N images with replacement", "[report]") {
+  const auto w = bootstrap_weights(50, 200, 7);
+  REQUIRE(w.size() == 200);
+  double zeros = 0;
+  for (const auto& r : w) {
+    REQUIRE(r.size() == 50);
+    std::uint32_t total = 0;
+    for (auto x : r) {
+      total += x;
+      zeros += x == 0;
+    }
+    CHECK(total == 50);
+  }
+  // About (1 - 1/N)^N ~ 36% of images are left out of a resample.
+  CHECK(zeros / (200 * 50) == Approx(0.364).margin(0.03));
+  CHECK(bootstrap_weights(50, 200, 7) == w);
+  CHECK(bootstrap_weights(50, 200, 8) != w);
+}
+
+TEST_CASE("report: --vs gives paired differences whose interval excludes 0 for a real gain", "[report]") {
+  TempDir dir;
+  for (int seed = 0; seed < 2; ++seed) {
+    // Same images (same confusion seed) for both skips; 8s has a clearly better skill.
+    auto a = spec({"model.skip=32"}, seed, 0.4, 40, 0.6);
+    auto b = spec({"model.skip=8"}, seed, 0.6, 40, 0.75);
+    write_run(dir.path(), fmt::format("s32-{}", seed), a);
+    write_run(dir.path(), fmt::format("s8-{}", seed), b);
+  }
+  const auto runs = load_runs(dir.path()).runs;
+  ReportOptions o;
+  o.vs = "model.skip=32";
+  o.metrics = {"mean_iou", "bf_score"};
+  const Report r = build_report(runs, o);
+  const auto& r8 = row_with(r, {"8"});
+  const auto& r32 = row_with(r, {"32"});
+  CHECK(r32.is_reference);
+  REQUIRE(r8.has_reference);
+  CHECK_FALSE(r8.is_reference);
+  const auto& d = r8.diffs[0];
+  CHECK(d.diff == Approx(r8.metrics[0].stat.mean - r32.metrics[0].stat.mean));
+  REQUIRE(d.ci.has_value());
+  CHECK(d.ci->lo > 0);  // a real gain: the interval excludes 0
+  CHECK(d.ci->lo < d.diff);
+  CHECK(d.diff < d.ci->hi);
+  CHECK(r8.diffs[1].diff == Approx(0.2));  // bf_score: difference, no interval
+  CHECK_FALSE(r8.diffs[1].ci.has_value());
+  const auto md = render(r, Format::md);
+  CHECK_THAT(md, Contains("Δ mean_iou vs model.skip=32") && Contains("| ref |") && Contains("]*"));
+
+  // A difference between two groups with the same skill has an interval around 0.
+  TempDir same;
+  write_run(same.path(), "x", spec({"model.skip=32"}, 0, 0.4, 40, 0.7));
+  auto y = spec({"model.skip=8"}, 0, 0.4, 40, 0.7);
+  y.per_image = synthetic_confusions(40, 0.7, 999);
+  write_run(same.path(), "y", y);
+  const Report z = build_report(load_runs(same.path()).runs, o);
+  const auto& dz = row_with(z, {"8"}).diffs[0];
+  REQUIRE(dz.ci.has_value());
+  CHECK(dz.ci->lo < 0);
+  CHECK(dz.ci->hi > 0);
+
+  o.vs = "model.fusion=sum";
+  CHECK_THROWS_AS(build_report(runs, o), UsageError);  // not a grouping key
+  o.vs = "model.skip=4";
+  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skip = 4") && Contains("32, 8"));
+  o.vs = "model.skip";
+  CHECK_THROWS_AS(build_report(runs, o), UsageError);
+}
+
+TEST_CASE("report: --vs pairs each group with the reference that agrees on the other keys", "[report]") {
+  TempDir dir;
+  const std::map<std::pair<int, std::string>, double> bf{
+      {{32, "sum"}, 0.40}, {{8, "sum"}, 0.60}, {{32, "concat"}, 0.30}, {{8, "concat"}, 0.70}};
+  for (const auto& [k, v] : bf)
+    write_run(dir.path(), fmt::format("{}-{}", k.first, k.second),
+              spec({fmt::format("model.skip={}", k.first), "model.fusion=" + k.second}, 0, v));
+  ReportOptions o;
+  o.by = {"model.skip", "model.fusion"};
+  o.vs = "model.skip=32";
+  o.metrics = {"bf_score"};
+  o.marginal = true;
+  const Report r = build_report(load_runs(dir.path()).runs, o);
+  CHECK(row_with(r, {"8", "concat"}).diffs[0].diff == Approx(0.40));
+  CHECK(row_with(r, {"8", "sum"}).diffs[0].diff == Approx(0.20));
+  CHECK(row_with(r, {"8", "sum"}).reference == std::vector<std::string>{"32", "sum"});
+
+  // Marginal means: skip 8 -> (0.6 + 0.7) / 2; grand mean 0.5.
+  REQUIRE(r.marginals.size() == 2);
+  CHECK(r.marginals[0].key == "model.skip");
+  REQUIRE(r.marginals[0].rows.size() == 2);
+  CHECK(r.marginals[0].rows[0].value == "8");
+  CHECK(r.marginals[0].rows[0].groups == 2);
+  CHECK(r.marginals[0].rows[0].mean[0] == Approx(0.65));
+  CHECK(r.marginals[0].rows[0].effect[0] == Approx(0.15));
+  CHECK(r.marginals[1].key == "model.fusion");
+  CHECK(r.marginals[1].rows[0].value == "concat");
+  CHECK(r.marginals[1].rows[0].mean[0] == Approx(0.50));
+  CHECK_THAT(render(r, Format::md), Contains("Marginal means by model.skip") && Contains("0.6500 (+0.1500)"));
+  CHECK_THAT(render(r, Format::csv), Contains("marginal:model.fusion,groups,bf_score_mean,bf_score_effect"));
+}
+
+TEST_CASE("report: mean_std and percentile intervals", "[report]") {
+  const auto s = mean_std({1.0, 2.0, 3.0, std::nan("")});
+  CHECK(s.n == 3);
+  CHECK(s.mean == Approx(2.0));
+  CHECK(s.std == Approx(1.0));
+  CHECK(std::isnan(mean_std({5.0}).std));
+  CHECK(std::isnan(mean_std({}).mean));
+  std::vector<double> v;
+  for (int i = 0; i <= 100; ++i) v.push_back(i);
+  const auto ci = percentile_interval(v, 0.9);
+  REQUIRE(ci.has_value());
+  CHECK(ci->lo == Approx(5.0));
+  CHECK(ci->hi == Approx(95.0));
+  CHECK_FALSE(percentile_interval({std::nan("")}, 0.95).has_value());
+}
+
+TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "[report][cli]") {
+  TempDir dir;
+  write_skip_study(dir.path());
+  test::write_file(dir / "broken.h5", "nope");
+  const auto csv = test::run_fcnlab("report '" + dir.path().string() + "' --format csv --metrics bf_score --ci");
+  CHECK(csv.exit_code == 0);
+  CHECK_THAT(csv.out, Contains("model.skip,n,bf_score_mean,bf_score_std,bf_score_ci_lo,bf_score_ci_hi"));
+  CHECK_THAT(csv.out, Contains("warning") && Contains("broken.h5"));
+  const auto out_file = dir / "table.tex";
+  const auto tex = test::run_fcnlab("report '" + dir.path().string() + "' --format latex -o '" + out_file.string() + "'");
+  CHECK(tex.exit_code == 0);
+  CHECK_THAT(test::read_file(out_file), Contains("\\begin{tabular}"));
+  CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --format xml").exit_code == 2);
+  CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --by nope").exit_code == 2);
+  CHECK(test::run_fcnlab("report").exit_code == 2);
+  CHECK(test::run_fcnlab("report '" + (dir / "missing").string() + "'").exit_code == 1);
+}

@@ -7,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DFCNLAB_WERROR=ON
 endif
 
-.PHONY: all deps configure build test clean format
+.PHONY: all deps configure build test clean format plots
 
 all: build
 
@@ -28,3 +28,9 @@ clean:
 
 format:
 	find src tests -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+
+# Plots of a results dir into DIR/plots/ (Debian's python3-h5py/-matplotlib, hence /usr/bin/python3).
+PYTHON ?= /usr/bin/python3
+plots:
+	@test -n "$(DIR)" || { echo "usage: make plots DIR=results/<experiment>" >&2; exit 2; }
+	$(PYTHON) analysis/plots.py $(DIR) $(PLOTS_ARGS)

@@ -17,6 +17,7 @@ struct Bench {
 // One line per benchmark; each lives in cmd_bench_<name>.cpp and is declared in cli/command.h.
 const Bench kBenches[] = {
     {"data", "decoded + augmented images/s and ms per batch of the training loader", bench_data},
+    {"train", "ms per full training step (forward, loss, backward, optimiser), images/s, TFLOP/s", bench_train},
     {"metrics", "ms per 500x375 image of the boundary metrics (trimap, BF, Boundary IoU), one core", bench_metrics},
     {"loss", "ms per forward + backward of every loss at the toy size", bench_loss},
 };

@@ -17,6 +17,11 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmd_config(const Args& args);
+int cmd_train(const Args& args);
+int cmd_eval(const Args& args);
+int cmd_rerun(const Args& args);
+int cmd_show(const Args& args);
+int cmd_sweep(const Args& args);
 int cmd_model(const Args& args);
 int cmd_report(const Args& args);
 int cmd_make_toy(const Args& args);
@@ -24,6 +29,7 @@ int cmd_check_data(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_eval_masks(const Args& args);
 int bench_data(const Args& args);  // fcnlab bench data
+int bench_train(const Args& args);  // fcnlab bench train
 int bench_metrics(const Args& args);  // fcnlab bench metrics
 int bench_loss(const Args& args);     // fcnlab bench loss
 

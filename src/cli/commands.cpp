@@ -5,6 +5,11 @@ namespace fcnlab::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list{
       {"config", "print the resolved configuration (canonical TOML) and its hash", cmd_config},
+      {"train", "train one FCN; writes results/<experiment>/<run_id>.h5 (resumes from a checkpoint)", cmd_train},
+      {"sweep", "run a sweep file or a command-line multirun (skips finished runs, resumes partial ones)", cmd_sweep},
+      {"show", "print a run file: config, status, final metrics, curves", cmd_show},
+      {"eval", "re-evaluate a trained run's model on a split", cmd_eval},
+      {"rerun", "retrain a run from its recorded config and compare every final metric", cmd_rerun},
       {"model", "print the FCN layer table: sizes, strides, parameters, FLOPs (--bench: ms/step)", cmd_model},
       {"report", "tables (md/csv/latex/json) of a results dir: mean ± std over seeds, bootstrap CIs", cmd_report},
       {"make-toy", "write the toy VOC-format dataset (deterministic)", cmd_make_toy},

@@ -1,0 +1,69 @@
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/options.h"
+#include "config/loader.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "results/run_file.h"
+#include "train/trainer.h"
+
+namespace fcnlab::cli {
+
+namespace {
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+}  // namespace
+
+int cmd_train(const Args& args) {
+  po::options_description opts("Options");
+  std::int64_t stop_after = -1;
+  opts.add_options()("restart", "ignore an existing checkpoint or result and train from scratch")(
+      "stop-after", po::value<std::int64_t>(&stop_after),
+      "stop after this iteration with a checkpoint (to test resuming)");
+  const auto p = parse_args("train", args, opts, true);
+  if (p.help) {
+    print_help("fcnlab train [--config FILE]... [--restart] [key=value]...",
+               "Trains one FCN and writes results/<experiment>/<run_id>.h5 when it ends (status finished or\n"
+               "diverged). Checkpoints go to results/<experiment>/.work/<run_id>/; starting the same run\n"
+               "again resumes from the newest one. SIGINT/SIGTERM: the current step finishes, a checkpoint\n"
+               "is written and fcnlab exits 1. A run whose result file exists is not trained again\n"
+               "(unless --restart). Exit: 0 finished, 1 diverged/interrupted/failed, 2 config error.",
+               opts);
+    return 0;
+  }
+  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
+  const Config cfg = load_config(files, p.overrides);
+  init_logging(to_string(cfg.run.log_level));
+  const RunPaths paths = run_paths(cfg);
+  const bool restart = p.vm.count("restart") > 0;
+  if (std::filesystem::exists(paths.result_file) && !restart) {
+    const RunFileReader existing(paths.result_file);
+    std::cout << fmt::format("{} already ended (status {}): {}\nUse --restart to train it again.\n", paths.run_id,
+                             to_string(existing.info().status), paths.result_file.string());
+    return existing.info().status == RunStatus::finished ? 0 : 1;
+  }
+  TrainOptions options;
+  options.restart = restart;
+  options.overrides = join(p.overrides);
+  options.stop_after = stop_after;
+  const TrainResult r = train_run(cfg, options);
+  if (r.interrupted) {
+    std::cerr << "fcnlab: " << r.message << '\n';
+    return 1;
+  }
+  if (r.status == RunStatus::diverged) {
+    std::cerr << fmt::format("fcnlab: run diverged: {}; {} records status diverged\n", r.message,
+                             r.paths.result_file.string());
+    return 1;
+  }
+  std::cout << r.paths.result_file.string() << '\n';
+  return 0;
+}
+
+}  // namespace fcnlab::cli

@@ -1,0 +1,283 @@
+#include "sweep/sweep.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/text.h"
+#include "results/run_file.h"
+
+namespace fcnlab {
+
+namespace {
+
+using Values = std::vector<std::string>;  // TOML value texts, e.g. "32", "\"sum\""
+// One axis: a dotted key and its values, with where it was given (for errors).
+struct Axis {
+  std::string key;
+  Values values;
+};
+
+std::string value_text(const toml::node& n) {
+  std::ostringstream out;
+  n.visit([&](const auto& v) {
+    if constexpr (toml::is_array<decltype(v)> || toml::is_table<decltype(v)>)
+      out << toml::toml_formatter(v, toml::format_flags::none);
+    else
+      out << toml::toml_formatter(toml::table{{"v", v}}, toml::format_flags::none);
+  });
+  std::string s = out.str();
+  if (s.rfind("v = ", 0) == 0) s = s.substr(4);
+  return trim(s);
+}
+
+void check_key(const std::string& key, const std::string& where) {
+  const auto& keys = config_keys();
+  if (std::binary_search(keys.begin(), keys.end(), key)) return;
+  const std::string hint = nearest(key, keys);
+  throw ConfigError(fmt::format("{}: unknown key '{}'{}", where, key,
+                                hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
+}
+
+// Flattens a table of (possibly nested) tables into dotted keys.
+void flatten(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, const toml::node*>>& out) {
+  for (const auto& [k, v] : t) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = v.as_table())
+      flatten(*sub, key, out);
+    else
+      out.emplace_back(key, &v);
+  }
+}
+
+std::string where(const std::string& file, const toml::node& n, const std::string& what) {
+  return n.source().begin.line > 0 ? fmt::format("{}:{} ({})", file, n.source().begin.line, what)
+                                   : fmt::format("{} ({})", file, what);
+}
+
+// Command-line "key=v1,v2" -> axis.
+Axis parse_override_axis(const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos) throw ConfigError(fmt::format("override '{}': expected key=value", kv));
+  Axis a{trim(kv.substr(0, eq)), {}};
+  check_key(a.key, fmt::format("override '{}'", kv));
+  for (const auto& v : split_values(kv.substr(eq + 1))) a.values.push_back(trim(v));
+  return a;
+}
+
+// All combinations of the axes' values (cartesian product), each as key=value overrides.
+std::vector<std::vector<std::string>> product(const std::vector<Axis>& axes) {
+  std::vector<std::vector<std::string>> out{{}};
+  for (const auto& a : axes) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& prefix : out)
+      for (const auto& v : a.values) {
+        auto combo = prefix;
+        combo.push_back(a.key + "=" + v);
+        next.push_back(std::move(combo));
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
+struct RunRecipe {
+  std::vector<std::string> overrides;  // applied in order after the base files
+};
+
+SweepSpec finish(std::string name, const std::vector<std::filesystem::path>& base_files,
+                 const std::vector<RunRecipe>& recipes) {
+  SweepSpec spec;
+  spec.name = std::move(name);
+  std::set<std::string> seen;
+  for (const auto& r : recipes) {
+    ConfigBuilder b;
+    for (const auto& f : base_files) b.add_file(f);
+    b.add_overrides(r.overrides);
+    b.add_override("run.experiment=" + spec.name);
+    Config cfg = b.build();
+    const std::string hash = config_hash_hex(cfg);
+    if (!seen.insert(hash).second) continue;  // the same run reached through two grids
+    SweepRun run;
+    run.index = spec.runs.size();
+    run.hash = hash;
+    run.paths = run_paths(cfg);
+    run.config = std::move(cfg);
+    spec.runs.push_back(std::move(run));
+  }
+  // Axis keys: every result-affecting key whose value differs between runs.
+  const auto& unhashed = unhashed_keys();
+  for (const auto& key : config_keys()) {
+    if (std::find(unhashed.begin(), unhashed.end(), key) != unhashed.end() || spec.runs.empty()) continue;
+    const std::string first = config_value(spec.runs.front().config, key);
+    for (const auto& run : spec.runs)
+      if (config_value(run.config, key) != first) {
+        spec.axis_keys.push_back(key);
+        break;
+      }
+  }
+  for (auto& run : spec.runs)
+    for (const auto& key : spec.axis_keys) run.axes.emplace_back(key, config_value(run.config, key));
+  return spec;
+}
+
+}  // namespace
+
+std::vector<std::string> split_values(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  char quote = 0;
+  for (const char ch : text) {
+    if (quote) {
+      if (ch == quote) quote = 0;
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '[' || ch == '{') {
+      ++depth;
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    } else if (ch == ',' && depth == 0) {
+      out.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += ch;
+  }
+  out.push_back(cur);
+  return out;
+}
+
+SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  if (!std::filesystem::is_regular_file(file)) throw ConfigError(fmt::format("sweep file not found: {}", file.string()));
+  toml::table t;
+  try {
+    t = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: TOML syntax error: {}", file.string(), e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  const std::string fname = file.string();
+  std::vector<std::filesystem::path> bases;
+  std::vector<std::int64_t> seeds;
+  std::vector<std::string> set_overrides;
+  std::vector<std::vector<Axis>> grids;
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key == "base") {
+      const auto s = v.value<std::string>();
+      if (!s) throw ConfigError(fmt::format("{}: base must be a string (a config file relative to the sweep file)",
+                                            where(fname, v, "base")));
+      bases.push_back(file.parent_path() / *s);
+    } else if (key == "seeds") {
+      const auto* arr = v.as_array();
+      if (!arr || arr->empty() || !arr->is_homogeneous(toml::node_type::integer))
+        throw ConfigError(fmt::format("{}: seeds must be a non-empty array of integers", where(fname, v, "seeds")));
+      for (const auto& s : *arr) seeds.push_back(*s.value<std::int64_t>());
+    } else if (key == "set") {
+      const auto* tbl = v.as_table();
+      if (!tbl) throw ConfigError(fmt::format("{}: [set] must be a table", where(fname, v, "set")));
+      std::vector<std::pair<std::string, const toml::node*>> flat;
+      flatten(*tbl, "", flat);
+      for (const auto& [dk, node] : flat) {
+        check_key(dk, where(fname, *node, "[set]"));
+        set_overrides.push_back(dk + "=" + value_text(*node));
+      }
+    } else if (key == "grid") {
+      const auto* arr = v.as_array();
+      if (!arr || !arr->is_homogeneous(toml::node_type::table))
+        throw ConfigError(fmt::format("{}: grid must be [[grid]] tables", where(fname, v, "grid")));
+      for (std::size_t g = 0; g < arr->size(); ++g) {
+        std::vector<std::pair<std::string, const toml::node*>> flat;
+        flatten(*arr->get(g)->as_table(), "", flat);
+        std::vector<Axis> axes;
+        for (const auto& [dk, node] : flat) {
+          const std::string w = where(fname, *node, fmt::format("[[grid]] #{}", g + 1));
+          check_key(dk, w);
+          Axis a{dk, {}};
+          if (const auto* values = node->as_array()) {
+            if (values->empty()) throw ConfigError(fmt::format("{}: {} has no values", w, dk));
+            for (const auto& e : *values) a.values.push_back(value_text(e));
+          } else {
+            a.values.push_back(value_text(*node));
+          }
+          axes.push_back(std::move(a));
+        }
+        grids.push_back(std::move(axes));
+      }
+    } else {
+      throw ConfigError(fmt::format("{}: unknown sweep-file key '{}' (expected base, seeds, [set], [[grid]])",
+                                    where(fname, v, key), key));
+    }
+  }
+  if (grids.empty()) grids.emplace_back();
+  if (seeds.empty()) seeds.push_back(0);
+  std::vector<Axis> cli_axes;
+  for (const auto& o : overrides) cli_axes.push_back(parse_override_axis(o));
+
+  std::vector<RunRecipe> recipes;
+  for (const auto& grid : grids) {
+    auto axes = grid;
+    for (const auto& cli : cli_axes) {  // command-line values replace the grid's own for that key
+      axes.erase(std::remove_if(axes.begin(), axes.end(), [&](const Axis& a) { return a.key == cli.key; }), axes.end());
+      axes.push_back(cli);
+    }
+    for (const auto& combo : product(axes))
+      for (const auto seed : seeds) {
+        RunRecipe r;
+        r.overrides = set_overrides;
+        r.overrides.insert(r.overrides.end(), combo.begin(), combo.end());
+        if (std::none_of(combo.begin(), combo.end(), [](const std::string& s) { return s.rfind("run.seed=", 0) == 0; }))
+          r.overrides.push_back(fmt::format("run.seed={}", seed));
+        recipes.push_back(std::move(r));
+      }
+  }
+  return finish(file.stem().string(), bases, recipes);
+}
+
+SweepSpec make_multirun(const std::vector<std::filesystem::path>& configs, const std::vector<std::string>& overrides,
+                        const std::string& name) {
+  std::vector<Axis> axes;
+  std::string spec_text;
+  for (const auto& c : configs) spec_text += "config " + c.string() + "\n";
+  for (const auto& o : overrides) {
+    axes.push_back(parse_override_axis(o));
+    spec_text += o + "\n";
+  }
+  std::vector<RunRecipe> recipes;
+  for (auto& combo : product(axes)) recipes.push_back({std::move(combo)});
+  const std::string experiment = name.empty() ? "adhoc-" + hex64(hash64(spec_text)).substr(0, 8) : name;
+  return finish(experiment, configs, recipes);
+}
+
+RunStatusInfo run_state(const SweepRun& run) {
+  std::error_code ec;
+  if (std::filesystem::exists(run.paths.result_file, ec)) {
+    try {
+      const RunFileReader reader(run.paths.result_file);
+      return {RunState::done, std::string(to_string(reader.info().status))};
+    } catch (const Error& e) {
+      return {RunState::done, std::string("unreadable result file: ") + e.what()};
+    }
+  }
+  if (const auto ckpts = list_checkpoints(run.paths.work_dir); !ckpts.empty())
+    return {RunState::partial, fmt::format("checkpoint at iteration {}", ckpts.back().first)};
+  return {RunState::todo, ""};
+}
+
+std::vector<std::size_t> shard_indices(std::size_t runs, int shard, int shards) {
+  if (shards < 1 || shard < 0 || shard >= shards)
+    throw UsageError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", shard, shards));
+  std::vector<std::size_t> out;
+  for (std::size_t i = static_cast<std::size_t>(shard); i < runs; i += static_cast<std::size_t>(shards)) out.push_back(i);
+  return out;
+}
+
+}  // namespace fcnlab

@@ -1,0 +1,37 @@
+#pragma once
+// Checkpoints of a run in its work dir: model, optimiser, iteration, RNG states, loader position
+// and the curves so far, in one file written to a temp name and renamed.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/fcn.h"
+#include "results/run_file.h"
+#include "train/run_paths.h"  // list_checkpoints, latest_checkpoint
+
+namespace fcnlab {
+
+struct CheckpointState {
+  std::int64_t iteration = 0;  // iterations completed
+  std::int64_t loader_epoch = 0, loader_index = 0;
+  std::string config_hash;
+  double wall_seconds = 0;        // time spent before this checkpoint (all sessions)
+  double train_seconds = 0;       // time spent in training steps
+  std::int64_t images_seen = 0;
+  std::vector<TrainPoint> train;  // curves so far
+  std::vector<ValPoint> val;
+};
+
+// Writes <dir>/ckpt-<iteration>.pt (via a temp file + rename) and keeps the newest `keep`.
+void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointState& state, int keep);
+// Restores model, optimiser and RNG states; returns the rest.
+CheckpointState load_checkpoint(const std::filesystem::path& file, FCN& model, torch::optim::Optimizer& optimizer);
+// Deletes every checkpoint in `dir`.
+void remove_checkpoints(const std::filesystem::path& dir);
+
+}  // namespace fcnlab

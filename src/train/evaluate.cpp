@@ -1,0 +1,170 @@
+#include "train/evaluate.h"
+
+#include <fmt/format.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/text.h"
+#include "data/loader.h"
+
+namespace fcnlab {
+
+RuntimeInfo configure_runtime(const Config& cfg) {
+  RuntimeInfo rt;
+  const bool cuda = torch::cuda::is_available();
+  switch (cfg.run.device.kind) {
+    case DeviceKind::cpu:
+      rt.device = torch::Device(torch::kCPU);
+      break;
+    case DeviceKind::cuda:
+      if (!cuda)
+        throw ConfigError(fmt::format("run.device = \"{}\": no CUDA device is available to this LibTorch {}",
+                                      to_string(cfg.run.device), TORCH_VERSION));
+      rt.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(cfg.run.device.index, 0)));
+      break;
+    case DeviceKind::auto_:
+      rt.device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+      break;
+  }
+  if (rt.device.is_cpu()) {
+    if (cfg.optim.amp != Amp::off)
+      throw ConfigError(fmt::format("optim.amp = \"{}\" needs CUDA; this run is on the CPU (set optim.amp = \"off\")",
+                                    to_string(cfg.optim.amp)));
+    if (cfg.optim.channels_last)
+      throw ConfigError("optim.channels_last = true needs CUDA; this run is on the CPU");
+  } else if (cfg.optim.amp != Amp::off || cfg.optim.channels_last) {
+    throw ConfigError("optim.amp and optim.channels_last are not implemented yet (GPU speed work, issue 9)");
+  }
+  const int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
+  at::globalContext().setDeterministicCuDNN(cfg.run.deterministic);
+  at::globalContext().setBenchmarkCuDNN(!cfg.run.deterministic);
+  at::globalContext().setDeterministicAlgorithms(cfg.run.deterministic, /*warn_only=*/false);
+
+  rt.torch_version = TORCH_VERSION;
+  if (rt.device.is_cpu()) {
+    rt.device_name = fmt::format("cpu ({} threads)", threads);
+  } else {
+    rt.device_name = fmt::format("cuda:{}", rt.device.index());
+    if (at::globalContext().hasCuDNN()) rt.cudnn_version = std::to_string(at::detail::getCUDAHooks().versionCuDNN());
+    const std::string config = at::detail::getCUDAHooks().showConfig();
+    const auto pos = config.find("CUDA Runtime ");
+    if (pos != std::string::npos) rt.cuda_version = config.substr(pos + 13, config.find('\n', pos) - pos - 13);
+  }
+  return rt;
+}
+
+EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
+                          Examples* examples) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  SegmentationEvaluator evaluator(cfg.data.num_classes, BoundaryOptions{cfg.eval.trimap_widths, cfg.eval.bf_tolerance,
+                                                                        cfg.eval.boundary_iou_dilation});
+  const auto n_examples = examples ? std::min<std::size_t>(static_cast<std::size_t>(cfg.eval.examples), ds.size()) : 0;
+  std::vector<Sample> kept;
+  std::vector<torch::Tensor> kept_pred;
+  for (const auto& indices : val_batches(ds.size(), cfg.data.val_batch)) {
+    const Batch batch = load_val_batch(ds, indices, cfg.data);
+    const auto pred = model->forward(batch.images.to(device)).argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
+    const auto label = batch.labels.to(torch::kUInt8).contiguous();
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const auto header = read_jpeg_header(ds.image_path(indices[k]));
+      const std::int64_t h = header.height, w = header.width;
+      const auto kk = static_cast<std::int64_t>(k);
+      // Crop the padding of the batch away: metrics see each image at its own size.
+      const auto p = pred[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
+      const auto l = label[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
+      evaluator.process(p.data_ptr<std::uint8_t>(), l.data_ptr<std::uint8_t>(), static_cast<int>(h), static_cast<int>(w));
+      if (indices[k] < n_examples) {
+        kept.push_back(ds.get(indices[k]));
+        kept_pred.push_back(p);
+      }
+    }
+  }
+  if (examples && !kept.empty()) {
+    Examples& e = *examples;
+    e.count = static_cast<std::int64_t>(kept.size());
+    e.height = 0;
+    e.width = 0;
+    for (const auto& s : kept) {
+      e.height = std::max<std::int64_t>(e.height, s.image.height);
+      e.width = std::max<std::int64_t>(e.width, s.image.width);
+    }
+    const auto hw = static_cast<std::size_t>(e.height * e.width);
+    e.image.assign(static_cast<std::size_t>(e.count) * hw * 3, 0);
+    e.label.assign(static_cast<std::size_t>(e.count) * hw, 255);
+    e.pred.assign(static_cast<std::size_t>(e.count) * hw, 255);
+    e.ids.clear();
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      const auto& s = kept[i];
+      const auto* pp = kept_pred[i].data_ptr<std::uint8_t>();
+      for (int y = 0; y < s.image.height; ++y) {
+        for (int x = 0; x < s.image.width; ++x) {
+          const auto dst = i * hw + static_cast<std::size_t>(y) * static_cast<std::size_t>(e.width) + static_cast<std::size_t>(x);
+          const auto src = static_cast<std::size_t>(y) * static_cast<std::size_t>(s.image.width) + static_cast<std::size_t>(x);
+          for (int c = 0; c < 3; ++c) e.image[dst * 3 + static_cast<std::size_t>(c)] = s.image.pixels[src * 3 + static_cast<std::size_t>(c)];
+          e.label[dst] = s.label.pixels[src];
+          e.pred[dst] = pp[src];
+        }
+      }
+      e.ids.push_back(s.id);
+    }
+  }
+  return evaluator.evaluate();
+}
+
+std::vector<std::string> class_names(const DataConfig& cfg) {
+  std::vector<std::string> names;
+  const auto file = std::filesystem::path(cfg.root) / "classes.txt";
+  if (std::filesystem::is_regular_file(file)) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line))
+      if (!trim(line).empty()) names.push_back(trim(line));
+    if (static_cast<int>(names.size()) != cfg.num_classes)
+      throw DataError(fmt::format("{}: {} class names, but data.num_classes = {}", file.string(), names.size(),
+                                  cfg.num_classes));
+    return names;
+  }
+  if (cfg.num_classes == 21)
+    return {"background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
+            "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
+            "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
+  for (int k = 0; k < cfg.num_classes; ++k) names.push_back(fmt::format("class{}", k));
+  return names;
+}
+
+FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names) {
+  FinalRecord f;
+  f.scalars = {{"pixel_acc", r.scores.pixel_acc},
+               {"mean_acc", r.scores.mean_acc},
+               {"mean_iou", r.scores.mean_iou},
+               {"fw_iou", r.scores.fw_iou},
+               {"bf_score", r.bf_score},
+               {"boundary_iou", r.boundary_iou},
+               {"classes_counted_iou", r.scores.classes_counted_iou},
+               {"classes_counted_acc", r.scores.classes_counted_acc},
+               {"images", static_cast<double>(r.images)}};
+  for (std::size_t k = 0; k < r.trimap_width.size(); ++k) {
+    f.scalars.emplace_back(fmt::format("trimap_acc_{}", r.trimap_width[k]), r.trimap_pixel_acc[k]);
+    f.scalars.emplace_back(fmt::format("trimap_miou_{}", r.trimap_width[k]), r.trimap_mean_iou[k]);
+  }
+  f.class_names = class_names;
+  f.confusion = r.confusion;
+  f.per_class_iou = r.scores.per_class_iou;
+  f.images = r.images;
+  f.per_image_confusion = r.per_image_confusion;
+  f.trimap_width.assign(r.trimap_width.begin(), r.trimap_width.end());
+  f.trimap_pixel_acc = r.trimap_pixel_acc;
+  f.trimap_mean_iou = r.trimap_mean_iou;
+  f.bf_per_class = r.bf_per_class;
+  f.boundary_iou_per_class = r.boundary_iou_per_class;
+  return f;
+}
+
+}  // namespace fcnlab

@@ -1,0 +1,39 @@
+#pragma once
+// Runtime set-up (device, threads, determinism) and model evaluation over a split, shared by
+// training, `fcnlab eval` and benchmarks.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "data/voc.h"
+#include "metrics/evaluator.h"
+#include "model/fcn.h"
+#include "results/run_file.h"
+
+namespace fcnlab {
+
+struct RuntimeInfo {
+  torch::Device device{torch::kCPU};
+  std::string device_name;  // "cpu (2 threads)", "cuda:0 (NVIDIA H100 ...)"
+  std::string torch_version, cuda_version, cudnn_version;
+};
+
+// Resolves run.device (ConfigError when CUDA is asked for but absent, or a CUDA-only option is
+// set on CPU), sets the intra-op thread count (run.threads, 0 = all cores), seeds the RNGs and
+// applies run.deterministic.
+RuntimeInfo configure_runtime(const Config& cfg);
+
+// Evaluates `model` on every image of `ds` (eval mode, no grad) with every metric. With
+// `examples`, the first eval.examples images, labels and predictions are stored in it.
+EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
+                          Examples* examples);
+
+// Class names: <data.root>/classes.txt (one per line) when present, the 21 VOC names when
+// num_classes is 21, otherwise "class0", "class1", ...
+std::vector<std::string> class_names(const DataConfig& cfg);
+
+FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names);
+
+}  // namespace fcnlab

@@ -1,0 +1,324 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/version.h"
+#include "data/check.h"
+#include "data/loader.h"
+#include "data/voc.h"
+#include "loss/loss.h"
+#include "metrics/evaluator.h"
+#include "model/fcn.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/schedule.h"
+
+namespace fcnlab {
+
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+extern "C" void on_stop_signal(int) { stop_requested().store(true); }
+
+// Installs SIGINT/SIGTERM handlers for the duration of a run and restores the previous ones.
+class SignalScope {
+ public:
+  SignalScope() {
+    stop_requested().store(false);
+    prev_int_ = std::signal(SIGINT, on_stop_signal);
+    prev_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, prev_int_);
+    std::signal(SIGTERM, prev_term_);
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+ private:
+  void (*prev_int_)(int) = SIG_DFL;
+  void (*prev_term_)(int) = SIG_DFL;
+};
+
+// Adds the run's log file to the logger for the duration of a run.
+class LogFileScope {
+ public:
+  explicit LogFileScope(const std::filesystem::path& file) { add_log_file(file); }
+  ~LogFileScope() { remove_log_file(); }
+  LogFileScope(const LogFileScope&) = delete;
+  LogFileScope& operator=(const LogFileScope&) = delete;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
+  switch (o.name) {
+    case Optimizer::sgd:
+      return std::make_unique<torch::optim::SGD>(
+          std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    case Optimizer::adam:
+      return std::make_unique<torch::optim::Adam>(
+          std::move(params),
+          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay));
+  }
+  throw ConfigError("optim.name: unsupported optimiser");
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+}
+
+// Median-frequency class weights from the training labels (loss.class_weights = "median_freq").
+std::vector<double> class_weights_for(const Config& cfg, const VocSegmentation& train) {
+  if (cfg.loss.class_weighting == ClassWeighting::given) return cfg.loss.class_weights;
+  if (cfg.loss.class_weighting == ClassWeighting::none) return {};
+  const int c = cfg.data.num_classes;
+  std::vector<std::int64_t> pixels(static_cast<std::size_t>(c), 0), image_totals(static_cast<std::size_t>(c), 0);
+  for (std::size_t i = 0; i < train.size(); ++i) {
+    const Sample sample = train.get(i);
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(c), 0);
+    std::int64_t total = 0;
+    for (const auto v : sample.label.pixels) {
+      if (v >= c) continue;  // void
+      ++counts[v];
+      ++total;
+    }
+    for (int k = 0; k < c; ++k) {
+      const auto n = counts[static_cast<std::size_t>(k)];
+      pixels[static_cast<std::size_t>(k)] += n;
+      if (n > 0) image_totals[static_cast<std::size_t>(k)] += total;
+    }
+  }
+  return median_frequency_weights(pixels, image_totals);
+}
+
+RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& paths, const RuntimeInfo& rt,
+                  const std::string& fingerprint) {
+  RunInfo i;
+  i.fcnlab_version = version();
+  i.git_commit = git_commit();
+  i.git_dirty = git_dirty();
+  i.created_utc = utc_now();
+  i.host = host_name();
+  i.torch_version = rt.torch_version;
+  i.cuda_version = rt.cuda_version;
+  i.cudnn_version = rt.cudnn_version;
+  i.device = rt.device_name;
+  i.deterministic = cfg.run.deterministic;
+  i.config_toml = to_canonical_toml(cfg);
+  i.config_hash = config_hash_hex(cfg);
+  i.overrides = opt.overrides;
+  i.experiment = cfg.run.experiment;
+  i.run_id = paths.run_id;
+  i.seed = cfg.run.seed;
+  i.data_fingerprint = fingerprint;
+  return i;
+}
+
+}  // namespace
+
+std::filesystem::path final_weights_path(const RunPaths& paths) { return paths.work_dir / "model-final.pt"; }
+
+TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  TrainResult result;
+  result.paths = run_paths(cfg, opt.subdir);
+  const RunPaths& paths = result.paths;
+  std::filesystem::create_directories(paths.work_dir);
+  LogFileScope log_scope(paths.work_dir / "train.log");
+  spdlog::info("run {} -> {}", paths.run_id, paths.result_file.string());
+
+  const RuntimeInfo rt = configure_runtime(cfg);
+  const torch::Device device = rt.device;
+
+  // Data: refuse to start on a broken dataset (fast check: headers and label values).
+  check_dataset_quick(cfg.data);
+  const std::string fingerprint = dataset_fingerprint(cfg.data);
+  std::shared_ptr<const VocSegmentation> train_set = VocSegmentation::from_config(cfg.data, Split::train);
+  const auto val_set = VocSegmentation::from_config(cfg.data, Split::val);
+  const int num_classes = cfg.data.num_classes;
+
+  // Model, optimiser, loss. The model is built under the run seed so its init is reproducible.
+  torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
+  FCN model = make_fcn(cfg.model, num_classes);
+  model->to(device);
+  auto optimizer = make_optimizer(cfg.optim, trainable_parameters(model));
+  const auto loss_fn = make_loss(cfg.loss, num_classes, class_weights_for(cfg, *train_set));
+
+  TrainLoader loader(train_set, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
+                     cfg.data.workers);
+  const std::int64_t total = cfg.optim.epochs > 0
+                                 ? std::max<std::int64_t>(1, cfg.optim.epochs * loader.batches_per_epoch() /
+                                                                 cfg.optim.iter_size)
+                                 : cfg.optim.iterations;
+
+  // Resume or start.
+  CheckpointState state;
+  state.config_hash = config_hash_hex(cfg);
+  if (opt.restart) {
+    remove_checkpoints(paths.work_dir);
+  } else if (auto ckpt = latest_checkpoint(paths.work_dir)) {
+    state = load_checkpoint(*ckpt, model, *optimizer);
+    if (state.config_hash != config_hash_hex(cfg))
+      throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
+                                ckpt->string(), state.config_hash, config_hash_hex(cfg)));
+    loader.seek(state.loader_epoch, state.loader_index);
+    result.resumed_from = state.iteration;
+    spdlog::info("resuming from checkpoint {} (iteration {}/{})", ckpt->string(), state.iteration, total);
+  }
+  // The RNG seeded above (or restored from the checkpoint) drives dropout from here on.
+
+  SignalScope signals;
+  Progress progress(fmt::format("train {}", paths.run_id), total);
+  progress.reset_rate(state.iteration);
+  const double wall_before = state.wall_seconds;
+  auto wall_now = [&] {
+    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  };
+  auto checkpoint = [&] {
+    state.loader_epoch = loader.epoch();
+    state.loader_index = loader.index_in_epoch();
+    state.wall_seconds = wall_now();
+    save_checkpoint(paths.work_dir, model, *optimizer, state, cfg.checkpoint.keep);
+  };
+  auto evaluate_into_curve = [&](std::int64_t step) {
+    const EvalResult r = evaluate_model(model, *val_set, cfg, device, nullptr);
+    state.val.push_back({step, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score,
+                         r.boundary_iou});
+    spdlog::info("val @{}: mean IoU {:.4f} pixel acc {:.4f} BF {:.4f} boundary IoU {:.4f}", step, r.scores.mean_iou,
+                 r.scores.pixel_acc, r.bf_score, r.boundary_iou);
+    model->train();
+  };
+
+  auto write_result = [&](RunStatus status, const std::string& message, const FinalRecord* final,
+                          const Examples* examples) {
+    RunInfo info = make_info(cfg, opt, paths, rt, fingerprint);
+    info.status = status;
+    info.message = message;
+    info.wall_seconds = wall_now();
+    info.train_img_per_s =
+        state.train_seconds > 0 ? static_cast<double>(state.images_seen) / state.train_seconds : 0.0;
+    RunFileWriter writer(paths.result_file);
+    writer.write_info(info);
+    writer.append_train(state.train);
+    writer.append_val(state.val);
+    if (final) writer.write_final(*final);
+    if (examples) writer.write_examples(*examples);
+    writer.commit();
+  };
+
+  model->train();
+  std::int64_t it = state.iteration;
+  while (it < total) {
+    const auto step_start = std::chrono::steady_clock::now();
+    set_lr(*optimizer, learning_rate(cfg.optim, it, total));
+    optimizer->zero_grad();
+    double step_loss = 0;
+    for (int k = 0; k < cfg.optim.iter_size; ++k) {
+      Batch batch = loader.next();
+      auto images = batch.images.to(device, /*non_blocking=*/true);
+      auto labels = batch.labels.to(device, /*non_blocking=*/true);
+      auto loss = (*loss_fn)(model->forward(images), labels) / cfg.optim.iter_size;
+      loss.backward();
+      step_loss += loss.item<double>();
+      state.images_seen += images.size(0);
+    }
+    const double lr = learning_rate(cfg.optim, it, total);
+    if (!std::isfinite(step_loss)) {
+      result.status = RunStatus::diverged;
+      result.message = fmt::format("loss became {} at iteration {} (lr {:.3g})", step_loss, it + 1, lr);
+      spdlog::error("run {} diverged: {}", paths.run_id, result.message);
+      write_result(RunStatus::diverged, result.message, nullptr, nullptr);
+      remove_checkpoints(paths.work_dir);
+      result.iterations_done = it;
+      result.wall_seconds = wall_now();
+      return result;
+    }
+    optimizer->step();
+    ++it;
+    const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    state.train_seconds += step_s;
+    const double ips = static_cast<double>(cfg.optim.batch_size * cfg.optim.iter_size) / step_s;
+    state.train.push_back({it, step_loss, lr, ips});
+    state.iteration = it;
+    progress.update(it, fmt::format("loss {:.4f} lr {:.3g} {:.1f} img/s", step_loss, lr, ips));
+
+    if (cfg.eval.every > 0 && it % cfg.eval.every == 0 && it < total) evaluate_into_curve(it);
+    const bool stop = stop_requested().load() || (opt.stop_after >= 0 && it >= opt.stop_after);
+    if ((cfg.checkpoint.every > 0 && it % cfg.checkpoint.every == 0 && it < total) || (stop && it < total)) checkpoint();
+    if (stop && it < total) {
+      result.interrupted = true;
+      result.iterations_done = it;
+      result.wall_seconds = wall_now();
+      result.message = fmt::format("stopped at iteration {}/{}; checkpoint written to {}; run the same command to resume",
+                                   it, total, paths.work_dir.string());
+      spdlog::warn("{}", result.message);
+      return result;
+    }
+  }
+  progress.finish(fmt::format("loss {:.4f}", state.train.empty() ? 0.0 : state.train.back().loss));
+
+  // Final evaluation on the whole val split, example predictions, the run file.
+  Examples examples;
+  const EvalResult r = evaluate_model(model, *val_set, cfg, device, &examples);
+  state.val.push_back({total, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score,
+                       r.boundary_iou});
+  const FinalRecord final = to_final_record(r, class_names(cfg.data));
+  torch::save(model, final_weights_path(paths).string());
+  write_result(RunStatus::finished, "", &final, cfg.eval.examples > 0 ? &examples : nullptr);
+  remove_checkpoints(paths.work_dir);
+  spdlog::info("finished {}: mean IoU {:.4f}, pixel acc {:.4f}, BF {:.4f}, boundary IoU {:.4f} in {} -> {}",
+               paths.run_id, r.scores.mean_iou, r.scores.pixel_acc, r.bf_score, r.boundary_iou,
+               format_duration(wall_now()), paths.result_file.string());
+  result.status = RunStatus::finished;
+  result.iterations_done = total;
+  result.wall_seconds = wall_now();
+  return result;
+}
+
+FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) {
+  const RuntimeInfo rt = configure_runtime(cfg);
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  try {
+    torch::load(model, options.weights.string());
+  } catch (const c10::Error& e) {
+    throw IoError(fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
+  }
+  model->to(rt.device);
+  const std::string split = options.split.empty() ? cfg.data.val_split : options.split;
+  const VocSegmentation ds(cfg.data.root, cfg.data.image_dir, cfg.data.label_dir,
+                           read_split_list(split_list_path(cfg.data, split)));
+  const EvalResult r = evaluate_model(model, ds, cfg, rt.device, nullptr);
+  return to_final_record(r, class_names(cfg.data));
+}
+
+}  // namespace fcnlab

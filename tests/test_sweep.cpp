@@ -1,0 +1,140 @@
+// Tests of src/sweep and `fcnlab sweep`: grid expansion, union and dedup, multirun parsing,
+// skip/resume states, sharding, and an end-to-end toy sweep run twice.
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "helpers.h"
+#include "results/run_file.h"
+#include "sweep/sweep.h"
+
+using namespace fcnlab;
+using fcnlab::test::run_fcnlab;
+using fcnlab::test::TempDir;
+using fcnlab::test::write_file;
+using Catch::Matchers::Contains;
+
+TEST_CASE("split_values splits at top-level commas only", "[sweep]") {
+  CHECK(split_values("32,16,8") == std::vector<std::string>{"32", "16", "8"});
+  CHECK(split_values("[0.5,2.0],[1.0,1.0]") == std::vector<std::string>{"[0.5,2.0]", "[1.0,1.0]"});
+  CHECK(split_values("\"a,b\",c") == std::vector<std::string>{"\"a,b\"", "c"});
+  CHECK(split_values("ce+dice") == std::vector<std::string>{"ce+dice"});
+}
+
+TEST_CASE("grids expand as cartesian products, unite, and dedup by config hash", "[sweep]") {
+  TempDir dir;
+  write_file(dir / "configs/base.toml", "[model]\nwidth = 0.25\n");
+  write_file(dir / "exp/abl.toml",
+             "base = \"../configs/base.toml\"\nseeds = [0, 1]\n"
+             "[set]\noptim.iterations = 7\n"
+             "[[grid]]\nmodel.skip = [32, 8]\nmodel.fusion = [\"sum\", \"concat\"]\n"
+             "[[grid]]\nmodel.skip = 8\nmodel.fusion = \"sum\"\nloss.name = [\"ce\", \"dice\"]\n");
+  const SweepSpec s = load_sweep_file(dir / "exp/abl.toml", {"run.results_dir=" + (dir / "res").string()});
+  // grid 1: 2 x 2 x 2 seeds = 8; grid 2: 2 losses x 2 seeds = 4, of which (8, sum, ce) x 2 duplicate grid 1.
+  REQUIRE(s.runs.size() == 10);
+  CHECK(s.name == "abl");
+  std::set<std::string> hashes;
+  for (const auto& r : s.runs) {
+    hashes.insert(r.hash);
+    CHECK(r.config.model.width == 0.25);       // base applied
+    CHECK(r.config.optim.iterations == 7);     // [set] applied
+    CHECK(r.config.run.experiment == "abl");
+    CHECK(r.paths.result_file.parent_path() == dir / "res/abl");
+  }
+  CHECK(hashes.size() == 10);
+  CHECK(s.axis_keys == std::vector<std::string>{"loss.name", "model.fusion", "model.skip", "run.seed"});
+  CHECK(s.runs[0].axes.size() == 4);
+
+  // Command-line overrides apply to every run; commas give several values.
+  const SweepSpec t = load_sweep_file(dir / "exp/abl.toml", {"optim.iterations=3", "run.seed=5"});
+  for (const auto& r : t.runs) {
+    CHECK(r.config.optim.iterations == 3);
+    CHECK(r.config.run.seed == 5);
+  }
+  CHECK(t.runs.size() == 5);
+}
+
+TEST_CASE("sweep-file errors name the file, line and key", "[sweep]") {
+  TempDir dir;
+  write_file(dir / "bad.toml", "[[grid]]\nmodel.skp = [32, 8]\n");
+  CHECK_THROWS_WITH(load_sweep_file(dir / "bad.toml", {}),
+                    Contains("bad.toml:2") && Contains("unknown key 'model.skp'") && Contains("model.skip"));
+  write_file(dir / "bad2.toml", "[[grid]]\nmodel.skip = [32, 7]\n");
+  CHECK_THROWS_WITH(load_sweep_file(dir / "bad2.toml", {}), Contains("model.skip") && Contains("32 | 16 | 8 | 4"));
+  write_file(dir / "bad3.toml", "grids = 3\n");
+  CHECK_THROWS_WITH(load_sweep_file(dir / "bad3.toml", {}), Contains("unknown sweep-file key 'grids'"));
+  CHECK_THROWS_AS(load_sweep_file(dir / "none.toml", {}), ConfigError);
+}
+
+TEST_CASE("command-line multirun: product of comma lists, adhoc name from the spec", "[sweep]") {
+  const SweepSpec s = make_multirun({}, {"model.skip=32,16,8", "loss.name=ce,dice", "optim.lr=0.01"}, "");
+  CHECK(s.runs.size() == 6);
+  CHECK(s.name.rfind("adhoc-", 0) == 0);
+  CHECK(s.name.size() == 14);
+  CHECK(make_multirun({}, {"model.skip=32,16,8", "loss.name=ce,dice", "optim.lr=0.01"}, "").name == s.name);
+  CHECK(make_multirun({}, {"model.skip=32,16"}, "").name != s.name);
+  CHECK(make_multirun({}, {"model.skip=32,16"}, "mine").name == "mine");
+  for (const auto& r : s.runs) CHECK(r.config.optim.lr == 0.01);
+  CHECK(s.axis_keys == std::vector<std::string>{"loss.name", "model.skip"});
+  CHECK_THROWS_WITH(make_multirun({}, {"model.skipp=32,16"}, ""), Contains("did you mean model.skip?"));
+}
+
+TEST_CASE("run states: a finished file is done, a checkpoint is partial", "[sweep]") {
+  TempDir dir;
+  const SweepSpec s = make_multirun({}, {"model.skip=32,16,8", "run.results_dir=" + dir.path().string()}, "st");
+  CHECK(run_state(s.runs[0]).state == RunState::todo);
+  {
+    RunFileWriter w(s.runs[0].paths.result_file);
+    RunInfo i;
+    i.status = RunStatus::finished;
+    w.write_info(i);
+    w.commit();
+  }
+  CHECK(run_state(s.runs[0]).state == RunState::done);
+  CHECK(run_state(s.runs[0]).detail == "finished");
+  write_file(s.runs[1].paths.work_dir / "ckpt-000000200.pt", "x");
+  CHECK(run_state(s.runs[1]).state == RunState::partial);
+  CHECK_THAT(run_state(s.runs[1]).detail, Contains("200"));
+  CHECK(run_state(s.runs[2]).state == RunState::todo);
+}
+
+TEST_CASE("shards partition the runs: every run exactly once", "[sweep]") {
+  for (std::size_t runs : {0u, 1u, 7u, 12u}) {
+    for (int n : {1, 2, 3, 5}) {
+      std::vector<int> seen(runs, 0);
+      for (int i = 0; i < n; ++i)
+        for (auto k : shard_indices(runs, i, n)) ++seen[k];
+      for (auto c : seen) CHECK(c == 1);
+    }
+  }
+  CHECK_THROWS(shard_indices(5, 3, 3));
+}
+
+TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]") {
+  TempDir dir;
+  const auto toy = dir / "toy";
+  REQUIRE(run_fcnlab("make-toy --out " + toy.string() + " --train 32 --val 8").exit_code == 0);
+  const std::string args = "sweep --config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
+                           " --name e2e model.skip=32,8 model.fusion=sum,concat optim.iterations=12 eval.every=0 "
+                           "run.threads=2 data.root=" + toy.string() + " run.results_dir=" + (dir / "res").string();
+  const auto dry = run_fcnlab(args + " --dry-run");
+  CHECK(dry.exit_code == 0);
+  CHECK_THAT(dry.out, Contains("4 runs") && Contains("todo"));
+  const auto first = run_fcnlab(args);
+  INFO(first.out);
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.out, Contains("4 trained now, 0 already done"));
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "res/e2e"))
+    if (e.path().extension() == ".h5") {
+      ++files;
+      CHECK(RunFileReader(e.path()).info().status == RunStatus::finished);
+    }
+  CHECK(files == 4);
+  const auto second = run_fcnlab(args);
+  CHECK(second.exit_code == 0);
+  CHECK_THAT(second.out, Contains("0 trained now, 4 already done"));
+  const auto dry2 = run_fcnlab(args + " --dry-run");
+  CHECK_THAT(dry2.out, Contains("done") && !Contains("todo"));
+}

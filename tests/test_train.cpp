@@ -1,0 +1,188 @@
+// Tests of src/train and the train/show/rerun/eval commands: schedules, run ids, the toy
+// end-to-end learning test, bitwise resume, divergence, reruns.
+#include <H5Cpp.h>
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "config/loader.h"
+#include "helpers.h"
+#include "model/fcn.h"
+#include "results/run_file.h"
+#include "train/run_paths.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+
+using namespace fcnlab;
+using fcnlab::test::run_fcnlab;
+using fcnlab::test::TempDir;
+using Catch::Matchers::Contains;
+
+TEST_CASE("learning-rate schedules", "[train]") {
+  OptimConfig o;
+  o.lr = 0.1;
+  o.schedule = Schedule::fixed;
+  CHECK(learning_rate(o, 0, 100) == 0.1);
+  CHECK(learning_rate(o, 99, 100) == 0.1);
+  o.schedule = Schedule::poly;
+  o.poly_power = 1.0;
+  CHECK(learning_rate(o, 0, 100) == Approx(0.1));
+  CHECK(learning_rate(o, 50, 100) == Approx(0.05));
+  o.poly_power = 0.9;
+  CHECK(learning_rate(o, 50, 100) == Approx(0.1 * std::pow(0.5, 0.9)));
+  o.schedule = Schedule::step;
+  o.step_every = 10;
+  o.step_gamma = 0.5;
+  CHECK(learning_rate(o, 9, 100) == Approx(0.1));
+  CHECK(learning_rate(o, 10, 100) == Approx(0.05));
+  CHECK(learning_rate(o, 25, 100) == Approx(0.025));
+  o.schedule = Schedule::fixed;
+  o.warmup = 4;
+  CHECK(learning_rate(o, 0, 100) == Approx(0.025));
+  CHECK(learning_rate(o, 3, 100) == Approx(0.1));
+  CHECK(learning_rate(o, 4, 100) == Approx(0.1));
+}
+
+TEST_CASE("run ids name the axes and end with the config hash", "[train]") {
+  const Config c = load_config({}, {"model.skip=16", "model.fusion=concat", "loss.name=ce+dice", "run.seed=3"});
+  const std::string id = make_run_id(c);
+  CHECK(id == "fcn16s-concat-learned-caffe-ce_dice-seed3-" + config_hash_hex(c));
+  const Config named = load_config({}, {"model.skip=16", "model.fusion=concat", "loss.name=ce+dice", "run.seed=3",
+                                        "run.name=mine"});
+  CHECK(make_run_id(named) == "mine-" + id);
+  const auto p = run_paths(load_config({}, {"run.results_dir=/r", "run.experiment=e"}), "reruns");
+  CHECK(p.result_file.parent_path() == std::filesystem::path("/r/e/reruns"));
+  CHECK(p.work_dir == std::filesystem::path("/r/e/reruns/.work") / p.run_id);
+}
+
+namespace {
+
+// A small toy set shared by the tests of this file (generated once per process).
+const std::filesystem::path& toy_root() {
+  static TempDir dir;
+  static const std::filesystem::path root = [] {
+    const auto r = run_fcnlab("make-toy --out " + (dir / "toy").string() + " --train 48 --val 12");
+    REQUIRE(r.exit_code == 0);
+    return dir / "toy";
+  }();
+  return root;
+}
+
+std::string toy_args(const TempDir& results, const std::string& extra) {
+  return "--config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() + " data.root=" +
+         toy_root().string() + " run.results_dir=" + results.path().string() + " run.threads=2 " + extra;
+}
+
+std::filesystem::path only_h5(const std::filesystem::path& dir) {
+  std::filesystem::path found;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".h5") {
+      found = e.path();
+      ++n;
+    }
+  REQUIRE(n == 1);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class", "[train][e2e]") {
+  TempDir results;
+  const auto r = run_fcnlab("train " + toy_args(results, "optim.iterations=150 eval.every=75"));
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto file = only_h5(results / "adhoc");
+  const RunFileReader reader(file);
+  CHECK(reader.info().status == RunStatus::finished);
+  const auto final = reader.final();
+  REQUIRE(final.has_value());
+  // Predicting background everywhere gives IoU ~0.76 for background and 0 for the 6 present
+  // object classes: a mean IoU of about 0.11. Learning must clearly beat that.
+  CHECK(final->scalar("mean_iou").value() > 0.35);
+  CHECK(reader.val().size() == 2);  // at 75 and at the end
+  CHECK(reader.train().size() == 150);
+  REQUIRE(reader.examples().has_value());
+  CHECK(reader.examples()->count == 4);
+  // show reads it.
+  const auto show = run_fcnlab("show " + file.string());
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Contains("status     finished") && Contains("mean_iou"));
+  // A second identical command does not train again.
+  const auto again = run_fcnlab("train " + toy_args(results, "optim.iterations=150 eval.every=75"));
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.out, Contains("already ended"));
+}
+
+TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[train][e2e]") {
+  TempDir straight, resumed;
+  const std::string common = "optim.iterations=16 eval.every=8 checkpoint.every=0 model.dropout=0.5";
+  REQUIRE(run_fcnlab("train " + toy_args(straight, common)).exit_code == 0);
+  const auto stopped = run_fcnlab("train " + toy_args(resumed, common) + " --stop-after 6");
+  CHECK(stopped.exit_code == 1);
+  CHECK_THAT(stopped.out, Contains("stopped at iteration 6/16"));
+  CHECK_FALSE(std::filesystem::exists(resumed / "adhoc" / "x.h5"));
+  const auto second = run_fcnlab("train " + toy_args(resumed, common));
+  INFO(second.out);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Contains("resuming from checkpoint"));
+
+  const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
+  CHECK(a.final()->confusion == b.final()->confusion);
+  CHECK(a.final()->scalars == b.final()->scalars);
+  const auto ta = a.train(), tb = b.train();
+  REQUIRE(ta.size() == tb.size());
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
+  // Final weights identical.
+  const Config cfg = load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, {});
+  FCN ma = make_fcn(cfg.model, cfg.data.num_classes), mb = make_fcn(cfg.model, cfg.data.num_classes);
+  torch::load(ma, (straight / "adhoc/.work" / a.info().run_id / "model-final.pt").string());
+  torch::load(mb, (resumed / "adhoc/.work" / b.info().run_id / "model-final.pt").string());
+  const auto pa = ma->named_parameters(), pb = mb->named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (const auto& item : pa) CHECK(torch::equal(item.value(), pb[item.key()]));
+  const auto ba = ma->named_buffers(), bb = mb->named_buffers();
+  for (const auto& item : ba) CHECK(torch::equal(item.value(), bb[item.key()]));
+}
+
+TEST_CASE("a huge learning rate ends the run as diverged, with a file that says so", "[train][e2e]") {
+  TempDir results;
+  const auto r = run_fcnlab("train " + toy_args(results, "optim.iterations=40 optim.lr=1e12 optim.warmup=0"));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Contains("diverged"));
+  const auto file = only_h5(results / "adhoc");
+  const RunFileReader reader(file);
+  CHECK(reader.info().status == RunStatus::diverged);
+  CHECK_THAT(reader.info().message, Contains("loss became"));
+  CHECK_FALSE(reader.final().has_value());
+  for (const auto& e : std::filesystem::recursive_directory_iterator(results.path()))
+    CHECK(e.path().extension() != ".part");
+}
+
+TEST_CASE("rerun reproduces bit for bit, and fails when a recorded metric was altered", "[train][e2e]") {
+  TempDir results;
+  REQUIRE(run_fcnlab("train " + toy_args(results, "optim.iterations=10 eval.every=0")).exit_code == 0);
+  const auto file = only_h5(results / "adhoc");
+  auto r = run_fcnlab("rerun " + file.string());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("0 metric(s) differ by more than 0"));
+  CHECK(std::filesystem::exists(results / "adhoc/reruns" / file.filename()));
+  {
+    H5::H5File f(file.string(), H5F_ACC_RDWR);
+    auto g = f.openGroup("final");
+    auto attr = g.openAttribute("mean_iou");
+    double v = 0;
+    attr.read(H5::PredType::NATIVE_DOUBLE, &v);
+    v += 0.01;
+    attr.write(H5::PredType::NATIVE_DOUBLE, &v);
+  }
+  r = run_fcnlab("rerun " + file.string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Contains("mean_iou") && Contains("beyond tolerance"));
+  // eval re-evaluates the saved model with the recorded config.
+  const auto e = run_fcnlab("eval --run " + file.string());
+  CHECK(e.exit_code == 0);
+  CHECK_THAT(e.out, Contains("mean_iou"));
+}

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -88,6 +89,21 @@ std::filesystem::path write_run(const std::filesystem::path& dir, const std::str
     f.bf_per_class = {0.1, 0.2, 0.3};
     f.boundary_iou_per_class = {0.1, 0.2, 0.3};
     w.write_final(f);
+  }
+  if (spec.with_final) {  // curves and examples, for plots.py
+    std::vector<TrainPoint> train;
+    for (int s = 1; s <= 20; ++s) train.push_back({s, 2.0 / s, 0.01, 100});
+    w.append_train(train);
+    w.append_val({{10, 0.5, 0.5, 0.3, 0.4, 0.2, 0.1}, {20, 0.7, 0.6, 0.5, 0.6, 0.3, 0.2}});
+    Examples e;
+    e.count = 2;
+    e.height = 8;
+    e.width = 8;
+    e.image.assign(2 * 8 * 8 * 3, 128);
+    e.label.assign(2 * 8 * 8, 1);
+    e.pred.assign(2 * 8 * 8, static_cast<std::uint8_t>(spec.seed % kC));
+    e.ids = {"img0", "img1"};
+    w.write_examples(e);
   }
   w.commit();
   return path;
@@ -378,6 +394,22 @@ TEST_CASE("report: --vs pairs each group with the reference that agrees on the o
   CHECK(r.marginals[1].rows[0].mean[0] == Approx(0.50));
   CHECK_THAT(render(r, Format::md), Contains("Marginal means by model.skip") && Contains("0.6500 (+0.1500)"));
   CHECK_THAT(render(r, Format::csv), Contains("marginal:model.fusion,groups,bf_score_mean,bf_score_effect"));
+
+  // Unbalanced: a lone (16, sum) group. Marginals use only the combinations of the other keys
+  // run with every value, so skip is compared within fusion=sum and fusion within skip 8 and 32.
+  write_run(dir.path(), "16-sum", spec({"model.skip=16", "model.fusion=sum"}, 0, 0.9));
+  const Report u = build_report(load_runs(dir.path()).runs, o);
+  REQUIRE(u.marginals[0].rows.size() == 3);
+  CHECK(u.marginals[0].contexts == 1);
+  CHECK(u.marginals[0].all_contexts == 2);
+  CHECK(u.marginals[0].rows[0].value == "8");
+  CHECK(u.marginals[0].rows[0].mean[0] == Approx(0.60));  // fusion=sum only
+  CHECK(u.marginals[0].rows[1].mean[0] == Approx(0.90));
+  CHECK(u.marginals[0].rows[0].effect[0] == Approx(0.60 - (0.6 + 0.9 + 0.4) / 3));
+  CHECK(u.marginals[1].contexts == 2);
+  CHECK(u.marginals[1].rows[1].value == "sum");
+  CHECK(u.marginals[1].rows[1].mean[0] == Approx(0.50));  // the 16s run is left out
+  CHECK(row_with(u, {"16", "sum"}).diffs[0].diff == Approx(0.50));
 }
 
 TEST_CASE("report: mean_std and percentile intervals", "[report]") {
@@ -412,4 +444,25 @@ TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --by nope").exit_code == 2);
   CHECK(test::run_fcnlab("report").exit_code == 2);
   CHECK(test::run_fcnlab("report '" + (dir / "missing").string() + "'").exit_code == 1);
+}
+
+TEST_CASE("report: make plots writes the four PNG files", "[report][plots]") {
+  if (std::system("/usr/bin/python3 -c 'import h5py, matplotlib, numpy' >/dev/null 2>&1") != 0) {
+    WARN("skipped: /usr/bin/python3 lacks h5py/matplotlib/numpy (python3-h5py, python3-matplotlib)");
+    return;
+  }
+  TempDir dir;
+  write_skip_study(dir.path());
+  test::write_file(dir / "broken.h5", "nope");
+  const std::string cmd = "/usr/bin/python3 '" + (test::source_dir() / "analysis/plots.py").string() + "' '" +
+                          dir.path().string() + "' --metric bf_score > '" + (dir / "log.txt").string() + "' 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto log = test::read_file(dir / "log.txt");
+  CHECK_THAT(log, Contains("6 runs in 3 groups (by model.skip)") && Contains("skipping") && Contains("broken.h5"));
+  for (const char* png : {"trimap.png", "learning_curves.png", "bar_bf_score.png", "examples.png"}) {
+    INFO(png);
+    const auto file = dir / "plots" / png;
+    REQUIRE(std::filesystem::exists(file));
+    CHECK(test::read_file(file).substr(0, 8) == "\x89PNG\r\n\x1a\n");
+  }
 }

@@ -131,12 +131,9 @@ std::vector<std::string> notes(const Report& r, bool latex) {
     out.push_back(fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "
                               "paired {:g}% bootstrap interval (same image resamples for both); * : excludes 0.",
                               vs_label(r), 100 * r.level));
-  for (const auto& m : r.marginals) {
-    (void)m;
-    out.push_back("Marginal: mean over the groups having the value (other axes averaged); effect: minus the mean "
-                  "over all groups.");
-    break;
-  }
+  if (!r.marginals.empty())
+    out.push_back("Marginal: for each value, the mean over the combinations of the other keys that were run with "
+                  "every value of this key (groups); effect: minus the mean over the values.");
   return out;
 }
 
@@ -169,7 +166,10 @@ std::string render_md(const Report& r) {
   std::string out;
   if (!r.title.empty()) out += fmt::format("### {}\n\n", r.title);
   out += render_md_table(main_table(r, "±"));
-  for (const auto& m : r.marginals) out += fmt::format("\nMarginal means by {}:\n\n", m.key) + render_md_table(marginal_table(r, m));
+  for (const auto& m : r.marginals)
+    out += fmt::format("\nMarginal means by {} ({} of {} combinations of the other keys have every value):\n\n",
+                       m.key, m.contexts, m.all_contexts) +
+           render_md_table(marginal_table(r, m));
   out += "\n";
   for (const auto& n : notes(r, false)) out += n + "\n";
   return out;
@@ -387,7 +387,8 @@ std::string render_json(const Report& r) {
   out += "  \"marginal\": [";
   for (std::size_t i = 0; i < r.marginals.size(); ++i) {
     const auto& m = r.marginals[i];
-    out += fmt::format("{}\n    {{\"key\": {}, \"rows\": [", i ? "," : "", json_str(m.key));
+    out += fmt::format("{}\n    {{\"key\": {}, \"contexts\": {}, \"all_contexts\": {}, \"rows\": [", i ? "," : "",
+                       json_str(m.key), m.contexts, m.all_contexts);
     for (std::size_t j = 0; j < m.rows.size(); ++j) {
       const auto& mr = m.rows[j];
       std::string mean = "{", effect = "{";

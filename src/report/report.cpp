@@ -179,32 +179,47 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
   }
 
   if (options.marginal) {
+    // Only the "contexts" (value combinations of the other keys) in which every value of the
+    // key was run are averaged over, so that an unbalanced set of runs (e.g. a union of grids)
+    // compares values on the same footing instead of confounding them with the other keys.
     for (std::size_t a = 0; a < rep.by.size(); ++a) {
       Marginal marg;
       marg.key = rep.by[a];
       std::vector<std::string> values;
-      for (const auto& row : rep.rows)
+      std::map<std::vector<std::string>, std::map<std::string, const Row*>> contexts;
+      for (const auto& row : rep.rows) {
         if (std::find(values.begin(), values.end(), row.values[a]) == values.end()) values.push_back(row.values[a]);
-      std::sort(values.begin(), values.end(), value_less);
-      std::vector<double> grand;
-      for (std::size_t k = 0; k < rep.metrics.size(); ++k) {
-        std::vector<double> all;
-        for (const auto& row : rep.rows) all.push_back(row.metrics[k].stat.mean);
-        grand.push_back(mean_of_finite(all));
+        auto context = row.values;
+        context.erase(context.begin() + static_cast<std::ptrdiff_t>(a));
+        contexts[context][row.values[a]] = &row;
       }
+      std::sort(values.begin(), values.end(), value_less);
+      std::vector<const std::map<std::string, const Row*>*> complete;
+      for (const auto& [context, by_value] : contexts)
+        if (by_value.size() == values.size()) complete.push_back(&by_value);
+      marg.contexts = static_cast<int>(complete.size());
+      marg.all_contexts = static_cast<int>(contexts.size());
       for (const auto& v : values) {
         MarginalRow mr;
         mr.value = v;
+        mr.groups = marg.contexts;
         for (std::size_t k = 0; k < rep.metrics.size(); ++k) {
           std::vector<double> sel;
-          for (const auto& row : rep.rows)
-            if (row.values[a] == v) sel.push_back(row.metrics[k].stat.mean);
-          mr.groups = static_cast<int>(sel.size());
+          for (const auto* by_value : complete) sel.push_back(by_value->at(v)->metrics[k].stat.mean);
           mr.mean.push_back(mean_of_finite(sel));
-          mr.effect.push_back(mr.mean.back() - grand[k]);
         }
         marg.rows.push_back(std::move(mr));
       }
+      for (std::size_t k = 0; k < rep.metrics.size(); ++k) {
+        std::vector<double> means;
+        for (const auto& mr : marg.rows) means.push_back(mr.mean[k]);
+        const double grand = mean_of_finite(means);
+        for (auto& mr : marg.rows) mr.effect.push_back(mr.mean[k] - grand);
+      }
+      if (values.size() > 1 && marg.contexts == 0)
+        rep.warnings.push_back(fmt::format("--marginal {}: no combination of the other keys was run with every value "
+                                           "of {}; no marginal means",
+                                           marg.key, marg.key));
       rep.marginals.push_back(std::move(marg));
     }
   }

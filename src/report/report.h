@@ -73,15 +73,19 @@ struct Row {
   std::vector<DiffCell> diffs;        // one per metric, when has_reference
 };
 
+// Marginal means of one grouping key. A context is a combination of the other keys' values;
+// only the contexts run with every value of the key are used (the balanced part of the runs).
 struct MarginalRow {
   std::string value;
-  int groups = 0;
-  std::vector<double> mean;    // per metric: mean of the group means having this value
-  std::vector<double> effect;  // per metric: mean - grand mean (mean over all groups)
+  int groups = 0;              // groups averaged (= the complete contexts)
+  std::vector<double> mean;    // per metric: mean over the complete contexts of the group means
+  std::vector<double> effect;  // per metric: mean - the mean over the key's values
 };
 
 struct Marginal {
   std::string key;
+  int contexts = 0;      // complete contexts used
+  int all_contexts = 0;  // contexts present
   std::vector<MarginalRow> rows;
 };
 

@@ -35,7 +35,8 @@ int cmd_report(const Args& args) {
                               "with bootstrap intervals")(
       "format", po::value(&format), "md | csv | latex | json (default md)")(
       "paper", "the paper's Table 2 columns (pixel acc., mean acc., mean IU, f.w. IU), in percent")(
-      "marginal", "for each grouping key, the mean of each value over the other keys")(
+      "marginal", "for each grouping key, the mean of each value over the combinations of the other keys that were run "
+                     "with every value")(
       "resamples", po::value(&o.resamples), "bootstrap resamples (default 1000)")(
       "seed", po::value(&o.seed), "bootstrap seed (default fixed, so tables are reproducible)")(
       "output,o", po::value(&output), "write the table to this file instead of stdout");

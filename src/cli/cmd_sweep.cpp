@@ -1,7 +1,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "cli/options.h"
 #include "config/loader.h"
@@ -9,6 +12,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "sweep/launcher.h"
+#include "sweep/slurm.h"
 #include "sweep/sweep.h"
 
 namespace fcnlab::cli {
@@ -37,6 +41,40 @@ void print_runs(const SweepSpec& spec, const std::vector<std::size_t>& indices) 
   }
 }
 
+// `fcnlab sweep X --status`: each run's state, and the SLURM state of its newest submitted task.
+int print_status(const SweepSpec& spec) {
+  const auto submissions = read_submissions(slurm_dir(spec) / "jobs.tsv");
+  std::vector<std::string> job_ids;
+  for (const auto& [run_id, sub] : submissions) job_ids.push_back(sub.job_id);
+  const bool slurm_tools = have_program("squeue") || have_program("sacct");
+  const auto states = job_ids.empty() ? std::map<std::string, std::string>{} : slurm_task_states(job_ids);
+  std::size_t counts[3] = {0, 0, 0};
+  std::cout << fmt::format("experiment {}: {} runs\n", spec.name, spec.runs.size());
+  std::cout << fmt::format("{:>4}  {:<8} {:<60} {:<14} {}\n", "run", "state", "run_id", "slurm task", "slurm state");
+  for (const auto& run : spec.runs) {
+    const auto st = run_state(run);
+    ++counts[static_cast<int>(st.state)];
+    std::string task = "-", slurm = "-";
+    if (const auto it = submissions.find(run.paths.run_id); it != submissions.end()) {
+      task = fmt::format("{}_{}", it->second.job_id, it->second.task);
+      const auto s = states.find(task);
+      slurm = s != states.end() ? s->second : (slurm_tools ? "unknown to SLURM now" : "(no squeue/sacct)");
+    }
+    std::cout << fmt::format("{:>4}  {:<8} {:<60} {:<14} {}{}\n", run.index, state_name(st.state), run.paths.run_id,
+                             task, slurm, st.detail.empty() ? "" : "  (" + st.detail + ")");
+  }
+  std::cout << fmt::format("{} done, {} partial, {} todo\n", counts[static_cast<int>(RunState::done)],
+                           counts[static_cast<int>(RunState::partial)], counts[static_cast<int>(RunState::todo)]);
+  return 0;
+}
+
+std::filesystem::path self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot locate the fcnlab executable (/proc/self/exe)");
+  return p;
+}
+
 }  // namespace
 
 int cmd_sweep(const Args& args) {
@@ -44,23 +82,48 @@ int cmd_sweep(const Args& args) {
   std::string name, shard, devices;
   int jobs = 1;
   long task = -1;
+  std::string launcher_name = "local";
+  SlurmOptions slurm;
   opts.add_options()("name", po::value<std::string>(&name), "experiment name for a command-line multirun")(
       "dry-run", "list the runs (index, run id, axis values, status) without training")(
       "jobs,j", po::value<int>(&jobs)->default_value(1), "runs at once (CPU default 1)")(
       "devices", po::value<std::string>(&devices), "comma-separated CUDA devices: one run per device at a time")(
       "shard", po::value<std::string>(&shard), "i/N: run only the i-th of N interleaved slices")(
-      "task", po::value<long>(&task), "run only run number K (SLURM array tasks use this)");
+      "task", po::value<long>(&task), "run only run number K (SLURM array tasks use this)")(
+      "status", "show each run's state (result file, checkpoint) and the SLURM state of submitted tasks")(
+      "launcher", po::value<std::string>(&launcher_name)->default_value("local"),
+      "local (subprocesses here) or slurm (one job array of the unfinished runs, submitted with sbatch)")(
+      "partition", po::value<std::string>(&slurm.partition), "slurm: partition")(
+      "time", po::value<std::string>(&slurm.time), "slurm: time limit per run, HH:MM:SS or D-HH:MM:SS")(
+      "gpus-per-task", po::value<int>(&slurm.gpus_per_task)->default_value(0), "slurm: GPUs per run")(
+      "cpus-per-task", po::value<int>(&slurm.cpus_per_task)->default_value(0), "slurm: CPUs per run")(
+      "mem", po::value<std::string>(&slurm.mem), "slurm: memory per run, e.g. 32G")(
+      "array-parallelism", po::value<int>(&slurm.array_parallelism)->default_value(0),
+      "slurm: at most K runs at once (--array=...%K; 0: no limit)")(
+      "signal-seconds", po::value<int>(&slurm.signal_seconds)->default_value(300),
+      "slurm: USR1 this long before the time limit: checkpoint and requeue")(
+      "no-requeue", "slurm: after the time-limit signal, checkpoint and stop instead of requeueing")(
+      "sbatch-arg", po::value<std::vector<std::string>>(&slurm.sbatch_args)->composing(),
+      "slurm: an extra #SBATCH option, e.g. --sbatch-arg=--account=abc (repeatable)");
   const auto p = parse_args("sweep", args, opts, true, 1);
   if (p.help) {
     print_help(
         "fcnlab sweep [SWEEP.toml] [--config F]... [key=v1,v2,...]... [--dry-run] [--jobs N] [--devices 0,1]\n"
-        "                    [--shard i/N] [--task K] [--name NAME]",
+        "                    [--shard i/N] [--task K] [--name NAME] [--status]\n"
+        "       fcnlab sweep SWEEP.toml --launcher slurm [--partition P] [--time HH:MM:SS] [--gpus-per-task G]\n"
+        "                    [--cpus-per-task C] [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--dry-run]",
         "Runs every run of a sweep file (experiments/<name>.toml: base, seeds, [set], [[grid]]) or of a\n"
         "command-line multirun (`model.skip=32,16,8 loss.name=ce,dice`: the cartesian product). With a sweep\n"
         "file, key=value overrides apply to every run (commas give several values). Runs are identified by\n"
         "config hash: finished runs are skipped and runs with a checkpoint resume, so the same command after\n"
         "an interruption completes the sweep. Each run is an `fcnlab train` subprocess; its resolved config\n"
-        "and log are in results/<experiment>/.work/<run_id>/. Exit 1 if any run failed.",
+        "and log are in results/<experiment>/.work/<run_id>/. Exit 1 if any run failed.\n\n"
+        "--launcher slurm writes results/<experiment>/slurm/sweep-<time>.sbatch, a job array of the unfinished\n"
+        "runs (array index = run index; task K runs `fcnlab sweep ... --task K`), submits it with sbatch and\n"
+        "prints the job id; logs go to results/<experiment>/slurm/<job>_<task>.log. Before the time limit SLURM\n"
+        "sends USR1: the run checkpoints and the task requeues itself and resumes. `scancel --batch\n"
+        "--signal=TERM JOB_TASK` checkpoints and stops; submitting again resumes. With --dry-run the script\n"
+        "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.",
         opts);
     return 0;
   }
@@ -72,6 +135,54 @@ int cmd_sweep(const Args& args) {
   if (!p.positional.empty() && !p.configs.empty())
     throw UsageError("fcnlab sweep: --config is for command-line multiruns; a sweep file names its own base");
   if (spec.runs.empty()) throw ConfigError("the sweep has no runs");
+
+  const Launcher launcher = parse_launcher(launcher_name);
+  if (p.vm.count("no-requeue")) slurm.requeue = false;
+  if (p.vm.count("status")) return print_status(spec);
+  if (launcher == Launcher::slurm) {
+    if (task >= 0 || !shard.empty() || !devices.empty() || !p.vm["jobs"].defaulted())
+      throw UsageError("--launcher slurm: --task, --shard, --jobs and --devices are for local runs (SLURM places the runs)");
+    validate(slurm);
+    SlurmJob job;
+    job.exe = self_exe();
+    job.workdir = std::filesystem::current_path();
+    if (!p.positional.empty()) {
+      job.sweep_args.push_back(std::filesystem::absolute(p.positional.front()).lexically_normal().string());
+    } else {
+      for (const auto& c : p.configs) {
+        job.sweep_args.push_back("--config");
+        job.sweep_args.push_back(std::filesystem::absolute(c).lexically_normal().string());
+      }
+      job.sweep_args.push_back("--name");
+      job.sweep_args.push_back(spec.name);  // the adhoc name hashes the config paths as written: keep it
+    }
+    job.sweep_args.insert(job.sweep_args.end(), p.overrides.begin(), p.overrides.end());
+    const auto active = active_slurm_runs(spec);
+    for (const auto i : unfinished_runs(spec))
+      if (std::find(active.begin(), active.end(), i) == active.end()) job.tasks.push_back(i);
+    if (!active.empty())
+      std::cout << fmt::format("{} unfinished runs are queued or running in SLURM already; not submitted again\n",
+                               active.size());
+    if (job.tasks.empty()) {
+      std::cout << fmt::format("sweep {}: nothing to submit ({} runs: {} queued or running, the rest done)\n",
+                               spec.name, spec.runs.size(), active.size());
+      return 0;
+    }
+    const std::string script = make_sbatch_script(spec, job, slurm);
+    if (p.vm.count("dry-run")) {
+      std::cout << script << fmt::format("\n# {} of {} runs to submit:\n", job.tasks.size(), spec.runs.size())
+                << task_table(spec, job.tasks);
+      return 0;
+    }
+    const auto file = write_sbatch_script(spec, script);
+    const std::string job_id = submit_sbatch(file);
+    record_submission(spec, job_id, job.tasks, file);
+    std::cout << fmt::format("submitted job {} ({} of {} runs, array {}): {}\nlogs: {}/{}_<task>.log\n", job_id,
+                             job.tasks.size(), spec.runs.size(), array_spec(job.tasks, slurm.array_parallelism),
+                             file.string(), slurm_dir(spec).string(), job_id);
+    std::cout << task_table(spec, job.tasks);
+    return 0;
+  }
 
   std::vector<std::size_t> indices;
   if (task >= 0) {
@@ -97,8 +208,10 @@ int cmd_sweep(const Args& args) {
   options.jobs = jobs;
   if (!devices.empty()) options.devices = split(devices, ',');
   const SweepOutcome out = run_local(spec, indices, options);
-  std::cout << fmt::format("sweep {}: {} runs, {} trained now, {} already done, {} diverged, {} failed\n", spec.name,
-                           out.total, out.trained, out.skipped, out.diverged.size(), out.failed.size());
+  std::cout << fmt::format("sweep {}: {} runs, {} trained now, {} already done, {} ended in another process, {} "
+                           "diverged, {} failed\n",
+                           spec.name, out.total, out.trained, out.skipped, out.elsewhere.size(), out.diverged.size(),
+                           out.failed.size());
   for (const auto i : out.diverged) std::cout << "  diverged: " << spec.runs[i].paths.run_id << '\n';
   for (const auto i : out.failed)
     std::cout << "  FAILED:   " << spec.runs[i].paths.run_id << " (log "

@@ -8,16 +8,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <deque>
 #include <map>
+#include <thread>
 
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "results/run_file.h"
+#include "train/run_lock.h"
 
 extern char** environ;
 
@@ -26,7 +30,19 @@ namespace fcnlab {
 namespace {
 
 std::atomic<bool> g_sweep_stop{false};
-extern "C" void on_sweep_signal(int) { g_sweep_stop.store(true); }
+// The running `fcnlab train` children by slot, so that a SIGINT/SIGTERM sent to this process alone
+// (a SLURM batch shell forwarding its signal, `kill PID`) reaches them too: each finishes its step,
+// checkpoints and exits. Slots beyond the array are not forwarded to (they still get signals sent
+// to the process group, e.g. Ctrl-C).
+constexpr std::size_t kForwardSlots = 256;
+std::array<std::atomic<pid_t>, kForwardSlots> g_children{};
+extern "C" void on_sweep_signal(int sig) {
+  g_sweep_stop.store(true);
+  for (auto& c : g_children) {
+    const pid_t pid = c.load();
+    if (pid > 0) ::kill(pid, sig);  // async-signal-safe
+  }
+}
 
 std::filesystem::path self_exe() {
   std::error_code ec;
@@ -92,7 +108,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
   const auto exe = options.exe.empty() ? self_exe() : options.exe;
   const int slots = std::max(1, options.devices.empty() ? options.jobs : static_cast<int>(options.devices.size()));
 
-  std::vector<std::size_t> todo;
+  std::deque<std::size_t> todo;
   for (const auto i : indices) {
     const auto st = run_state(spec.runs[i]);
     if (st.state == RunState::done) {
@@ -102,8 +118,9 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       todo.push_back(i);
     }
   }
+  const std::size_t to_train = todo.size();
   spdlog::info("sweep {}: {} runs, {} already done, {} to train ({} at a time)", spec.name, out.total, out.skipped,
-               todo.size(), slots);
+               to_train, slots);
 
   g_sweep_stop.store(false);
   auto prev_int = std::signal(SIGINT, on_sweep_signal);
@@ -112,34 +129,96 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
   Progress progress(fmt::format("sweep {}", spec.name), static_cast<std::int64_t>(out.total), 30.0);
   progress.reset_rate(static_cast<std::int64_t>(out.skipped));
   std::map<pid_t, Child> running;
+  std::vector<std::size_t> elsewhere;  // locked by another process, not ended yet
   std::vector<bool> slot_busy(static_cast<std::size_t>(slots), false);
-  std::size_t next = 0;
   double finished_seconds = 0;
   std::size_t finished_count = 0;
   auto detail = [&] {
-    const std::size_t remaining = todo.size() - finished_count;
+    const std::size_t remaining = to_train > finished_count ? to_train - finished_count : 0;
     const double eta = finished_count == 0
                            ? NAN
                            : finished_seconds / static_cast<double>(finished_count) * static_cast<double>(remaining) /
                                  static_cast<double>(slots);
-    return fmt::format("runs: {} running, {} failed, {} diverged; ETA {}", running.size(), out.failed.size(),
-                       out.diverged.size(), format_duration(eta));
+    return fmt::format("runs: {} running, {} elsewhere, {} failed, {} diverged; ETA {}", running.size(),
+                       elsewhere.size(), out.failed.size(), out.diverged.size(), format_duration(eta));
   };
-  while ((next < todo.size() && !g_sweep_stop.load()) || !running.empty()) {
-    while (next < todo.size() && static_cast<int>(running.size()) < slots && !g_sweep_stop.load()) {
+  auto update = [&] {
+    progress.update(
+        static_cast<std::int64_t>(out.skipped + out.trained + out.elsewhere.size() + out.failed.size()), detail());
+  };
+  // A run that ended while another process held it: count it, once.
+  auto ended_elsewhere = [&](std::size_t i, const RunStatusInfo& st) {
+    out.elsewhere.push_back(i);
+    if (st.detail == "diverged") out.diverged.push_back(i);
+    else if (st.detail != "finished") out.failed.push_back(i);  // e.g. an unreadable result file
+    spdlog::info("[{}/{}] {} ended in another process ({})", i + 1, spec.runs.size(), spec.runs[i].paths.run_id,
+                 st.detail);
+  };
+  auto poll_elsewhere = [&] {
+    for (auto e = elsewhere.begin(); e != elsewhere.end();) {
+      const auto& run = spec.runs[*e];
+      const auto st = run_state(run);
+      if (st.state == RunState::done) {
+        ended_elsewhere(*e, st);
+        e = elsewhere.erase(e);
+      } else if (!run_lock_held(run_lock_file(run.paths.work_dir))) {
+        // The other process stopped without ending it (killed, interrupted): resume it here.
+        spdlog::info("[{}/{}] {} is no longer locked and not ended: training it here", *e + 1, spec.runs.size(),
+                     run.paths.run_id);
+        todo.push_back(*e);
+        e = elsewhere.erase(e);
+      } else {
+        ++e;
+      }
+    }
+  };
+
+  while (!g_sweep_stop.load() || !running.empty()) {
+    while (!todo.empty() && static_cast<int>(running.size()) < slots && !g_sweep_stop.load()) {
+      const auto i = todo.front();
+      todo.pop_front();
+      const auto& run = spec.runs[i];
+      if (run_lock_held(run_lock_file(run.paths.work_dir))) {
+        spdlog::info("[{}/{}] {} is being trained by another process ({}); waiting for it at the end", i + 1,
+                     spec.runs.size(), run.paths.run_id, run_lock_holder(run_lock_file(run.paths.work_dir)));
+        elsewhere.push_back(i);
+        continue;
+      }
       int slot = 0;
       while (slot_busy[static_cast<std::size_t>(slot)]) ++slot;
-      const auto i = todo[next++];
-      const auto& run = spec.runs[i];
       const std::string device = options.devices.empty() ? "" : options.devices[static_cast<std::size_t>(slot)];
       const pid_t pid = spawn_train(exe, run, device);
+      if (static_cast<std::size_t>(slot) < kForwardSlots) g_children[static_cast<std::size_t>(slot)].store(pid);
+      if (g_sweep_stop.load()) ::kill(pid, SIGTERM);  // a signal came while it was starting
       slot_busy[static_cast<std::size_t>(slot)] = true;
       running[pid] = Child{i, slot, std::chrono::steady_clock::now()};
       spdlog::info("[{}/{}] start {}{} (log: {})", i + 1, spec.runs.size(), run.paths.run_id,
                    device.empty() ? "" : " on CUDA device " + device, (run.paths.work_dir / "stdout.log").string());
     }
+    if (running.empty() && todo.empty() && elsewhere.empty()) break;
+    if (g_sweep_stop.load() && running.empty()) break;
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
+    pid_t pid = 0;
+    if (elsewhere.empty()) {
+      pid = ::waitpid(-1, &status, 0);
+    } else {
+      // Runs elsewhere: check them every poll_seconds while waiting for children.
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(0.05, options.poll_seconds));
+      while (!running.empty() && std::chrono::steady_clock::now() < deadline && !g_sweep_stop.load()) {
+        pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid != 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (running.empty())
+        while (std::chrono::steady_clock::now() < deadline && !g_sweep_stop.load())
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (pid == 0) {
+        poll_elsewhere();
+        update();
+        continue;
+      }
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;
@@ -148,11 +227,15 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
     if (it == running.end()) continue;
     const Child child = it->second;
     running.erase(it);
+    if (static_cast<std::size_t>(child.slot) < kForwardSlots) g_children[static_cast<std::size_t>(child.slot)].store(0);
     slot_busy[static_cast<std::size_t>(child.slot)] = false;
     const auto& run = spec.runs[child.index];
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.start).count();
     const auto st = run_state(run);
-    if (st.state == RunState::done && st.detail == "finished") {
+    const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (st.state == RunState::done && st.detail == "finished" && !exited_ok) {
+      ended_elsewhere(child.index, st);  // the child found it locked; the other process has finished it since
+    } else if (st.state == RunState::done && st.detail == "finished") {
       ++out.trained;
       finished_seconds += secs;
       ++finished_count;
@@ -166,6 +249,11 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       spdlog::warn("[{}/{}] diverged {} (see its result file)", child.index + 1, spec.runs.size(), run.paths.run_id);
     } else if (g_sweep_stop.load()) {
       out.interrupted = true;
+    } else if (!exited_ok && run_lock_held(run_lock_file(run.paths.work_dir))) {
+      // `fcnlab train` found the run locked: another process took it between our check and its start.
+      spdlog::info("[{}/{}] {} is being trained by another process; waiting for it at the end", child.index + 1,
+                   spec.runs.size(), run.paths.run_id);
+      elsewhere.push_back(child.index);
     } else {
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       out.failed.push_back(child.index);
@@ -173,7 +261,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       spdlog::error("[{}/{}] FAILED {} (exit {}); log: {}", child.index + 1, spec.runs.size(), run.paths.run_id, code,
                     (run.paths.work_dir / "stdout.log").string());
     }
-    progress.update(static_cast<std::int64_t>(out.skipped + out.trained + out.failed.size()), detail());
+    update();
   }
   if (g_sweep_stop.load()) out.interrupted = true;
   std::signal(SIGINT, prev_int);

@@ -7,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DFCNLAB_WERROR=ON
 endif
 
-.PHONY: all deps configure build test clean format plots
+.PHONY: all deps configure build build-cli test sweep clean format plots
 
 all: build
 
@@ -22,6 +22,19 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The embedded default: the toy ablation on CPU (experiments/toy_ablation.toml), then its table.
+# Finished runs are skipped, so running it again only prints the table (and an interrupted sweep
+# resumes). SWEEP_ARGS are passed on, e.g. SWEEP_ARGS=--jobs=2.
+FCNLAB = $(BUILD_DIR)/src/cli/fcnlab
+TOY_DIR ?= datasets/toy-voc
+build-cli: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target fcnlab
+
+sweep: build-cli
+	@test -f $(TOY_DIR)/classes.txt || $(FCNLAB) make-toy --out $(TOY_DIR)
+	$(FCNLAB) sweep experiments/toy_ablation.toml $(SWEEP_ARGS)
+	$(FCNLAB) report results/toy_ablation --by model.skip,model.fusion,model.upsample,loss.name
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -18,6 +18,7 @@
 #include "core/text.h"
 #include "core/version.h"
 #include "data/image_io.h"
+#include "data/voc.h"
 #include "metrics/evaluator.h"
 #include "results/run_file.h"
 
@@ -28,17 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 enum class Format { md, csv, json };
-
-std::vector<std::string> default_class_names(int C) {
-  static const std::vector<std::string> voc{
-      "background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
-      "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
-      "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
-  if (C == 21) return voc;
-  std::vector<std::string> names;
-  for (int c = 0; c < C; ++c) names.push_back(fmt::format("class{}", c));
-  return names;
-}
 
 std::set<std::string> pngs_in(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: not a directory", dir.string()));

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace fcnlab {
 
@@ -53,6 +54,33 @@ Sample VocSegmentation::get(std::size_t i) const {
     throw DataError(fmt::format("{}: label is {}x{} but image {} is {}x{}", label_path(i).string(), s.label.width,
                                 s.label.height, image_path(i).string(), s.image.width, s.image.height));
   return s;
+}
+
+std::vector<std::string> default_class_names(int num_classes) {
+  static const std::vector<std::string> voc{
+      "background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
+      "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
+      "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
+  if (num_classes == 21) return voc;
+  std::vector<std::string> names;
+  for (int c = 0; c < num_classes; ++c) names.push_back(fmt::format("class{}", c));
+  return names;
+}
+
+std::vector<std::string> class_names(const DataConfig& cfg) {
+  std::vector<std::string> names;
+  const auto file = std::filesystem::path(cfg.root) / "classes.txt";
+  if (std::filesystem::is_regular_file(file)) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line))
+      if (!trim(line).empty()) names.push_back(trim(line));
+    if (static_cast<int>(names.size()) != cfg.num_classes)
+      throw DataError(fmt::format("{}: {} class names, but data.num_classes = {}", file.string(), names.size(),
+                                  cfg.num_classes));
+    return names;
+  }
+  return default_class_names(cfg.num_classes);
 }
 
 }  // namespace fcnlab

@@ -30,6 +30,12 @@ const std::string& split_name(const DataConfig& cfg, Split split);
 // DataError naming the file when it is missing.
 std::vector<std::string> read_split_list(const std::filesystem::path& file);
 
+// The 21 PASCAL VOC class names when num_classes is 21, otherwise "class0", "class1", ...
+std::vector<std::string> default_class_names(int num_classes);
+// <data.root>/classes.txt (one name per line) when present (DataError when its count differs from
+// data.num_classes), otherwise default_class_names(data.num_classes).
+std::vector<std::string> class_names(const DataConfig& cfg);
+
 class VocSegmentation {
  public:
   VocSegmentation(std::filesystem::path root, std::string image_dir, std::string label_dir,

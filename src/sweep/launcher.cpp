@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <deque>
 #include <map>
@@ -57,7 +58,9 @@ struct Child {
   std::chrono::steady_clock::time_point start;
 };
 
-pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const std::string& device) {
+// Starts `fcnlab train` for `run`; returns -1 (with `error` set) when the process cannot start.
+pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const std::string& device,
+                  std::string& error) {
   const auto config = write_run_config(run);
   const auto log = run.paths.work_dir / "stdout.log";
   posix_spawn_file_actions_t actions;
@@ -82,7 +85,10 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw Error(fmt::format("cannot start {}: {}", exe.string(), std::strerror(rc)));
+  if (rc != 0) {
+    error = fmt::format("cannot start {}: {}", exe.string(), std::strerror(rc));
+    return -1;
+  }
   return pid;
 }
 
@@ -187,7 +193,13 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       int slot = 0;
       while (slot_busy[static_cast<std::size_t>(slot)]) ++slot;
       const std::string device = options.devices.empty() ? "" : options.devices[static_cast<std::size_t>(slot)];
-      const pid_t pid = spawn_train(exe, run, device);
+      std::string error;
+      const pid_t pid = spawn_train(exe, run, device, error);
+      if (pid < 0) {  // recorded as a failed run; the sweep goes on
+        out.failed.push_back(i);
+        spdlog::error("[{}/{}] FAILED {}: {}", i + 1, spec.runs.size(), run.paths.run_id, error);
+        continue;
+      }
       if (static_cast<std::size_t>(slot) < kForwardSlots) g_children[static_cast<std::size_t>(slot)].store(pid);
       if (g_sweep_stop.load()) ::kill(pid, SIGTERM);  // a signal came while it was starting
       slot_busy[static_cast<std::size_t>(slot)] = true;

@@ -4,11 +4,9 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <fstream>
 #include <thread>
 
 #include "core/error.h"
-#include "core/text.h"
 #include "data/loader.h"
 
 namespace fcnlab {
@@ -116,27 +114,6 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
     }
   }
   return evaluator.evaluate();
-}
-
-std::vector<std::string> class_names(const DataConfig& cfg) {
-  std::vector<std::string> names;
-  const auto file = std::filesystem::path(cfg.root) / "classes.txt";
-  if (std::filesystem::is_regular_file(file)) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line))
-      if (!trim(line).empty()) names.push_back(trim(line));
-    if (static_cast<int>(names.size()) != cfg.num_classes)
-      throw DataError(fmt::format("{}: {} class names, but data.num_classes = {}", file.string(), names.size(),
-                                  cfg.num_classes));
-    return names;
-  }
-  if (cfg.num_classes == 21)
-    return {"background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
-            "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
-            "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
-  for (int k = 0; k < cfg.num_classes; ++k) names.push_back(fmt::format("class{}", k));
-  return names;
 }
 
 FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names) {

@@ -30,10 +30,6 @@ RuntimeInfo configure_runtime(const Config& cfg);
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
                           Examples* examples);
 
-// Class names: <data.root>/classes.txt (one per line) when present, the 21 VOC names when
-// num_classes is 21, otherwise "class0", "class1", ...
-std::vector<std::string> class_names(const DataConfig& cfg);
-
 FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names);
 
 }  // namespace fcnlab

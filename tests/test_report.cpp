@@ -21,8 +21,8 @@
 
 using namespace fcnlab;
 using namespace fcnlab::report;
-using fcnlab::test::TempDir;
 using Catch::Matchers::Contains;
+using fcnlab::test::TempDir;
 
 namespace {
 
@@ -52,7 +52,7 @@ struct RunSpec {
   std::vector<std::string> overrides;  // config overrides, e.g. "model.skip=8"
   std::int64_t seed = 0;
   std::vector<std::pair<std::string, double>> extra;  // scalars besides the four scores
-  std::vector<std::int32_t> per_image;                 // [N, kC, kC]
+  std::vector<std::int32_t> per_image;                // [N, kC, kC]
   RunStatus status = RunStatus::finished;
   bool with_final = true;
 };
@@ -133,7 +133,8 @@ std::size_t metric_index(const Report& r, const std::string& m) {
 
 // Three skips x two seeds, bf_score chosen so that mean and std are known.
 void write_skip_study(const std::filesystem::path& dir) {
-  const std::vector<std::pair<int, std::array<double, 2>>> bf{{32, {0.40, 0.44}}, {16, {0.50, 0.52}}, {8, {0.60, 0.66}}};
+  const std::vector<std::pair<int, std::array<double, 2>>> bf{
+      {32, {0.40, 0.44}}, {16, {0.50, 0.52}}, {8, {0.60, 0.66}}};
   for (const auto& [skip, v] : bf)
     for (int seed = 0; seed < 2; ++seed)
       write_run(dir, fmt::format("s{}-seed{}", skip, seed),
@@ -211,8 +212,8 @@ TEST_CASE("report: unreadable, unfinished and incomplete files are skipped with 
   CHECK(loaded.runs[0].info.run_id == "good");
   REQUIRE(loaded.warnings.size() == 3);
   const std::string all = loaded.warnings[0] + loaded.warnings[1] + loaded.warnings[2];
-  CHECK_THAT(all, Contains("garbage.h5") && Contains("diverged.h5") && Contains("diverged") &&
-                      Contains("nofinal.h5") && Contains("/final"));
+  CHECK_THAT(all, Contains("garbage.h5") && Contains("diverged.h5") && Contains("diverged") && Contains("nofinal.h5") &&
+                      Contains("/final"));
   CHECK_THAT(all, !Contains("inflight"));
 
   std::vector<std::string> warnings;
@@ -437,7 +438,8 @@ TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "
   CHECK_THAT(csv.out, Contains("model.skip,n,bf_score_mean,bf_score_std,bf_score_ci_lo,bf_score_ci_hi"));
   CHECK_THAT(csv.out, Contains("warning") && Contains("broken.h5"));
   const auto out_file = dir / "table.tex";
-  const auto tex = test::run_fcnlab("report '" + dir.path().string() + "' --format latex -o '" + out_file.string() + "'");
+  const auto tex =
+      test::run_fcnlab("report '" + dir.path().string() + "' --format latex -o '" + out_file.string() + "'");
   CHECK(tex.exit_code == 0);
   CHECK_THAT(test::read_file(out_file), Contains("\\begin{tabular}"));
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --format xml").exit_code == 2);

@@ -25,32 +25,34 @@ int cmd_report(const Args& args) {
   report::ReportOptions o;
   std::string by, metrics, format = "md", output;
   po::options_description opts("Options");
-  opts.add_options()("by", po::value(&by), "group by these config keys, comma-separated (default: every key that "
-                                           "varies across runs, except run.seed and keys outside the hash)")(
+  opts.add_options()("by", po::value(&by),
+                     "group by these config keys, comma-separated (default: every key that "
+                     "varies across runs, except run.seed and keys outside the hash)")(
       "metrics", po::value(&metrics),
       "metrics, comma-separated: any /final scalar, e.g. mean_iou, trimap_acc_2, trimap_miou_4 (default: mean_iou, "
       "pixel_acc, bf_score, boundary_iou, trimap acc at the smallest width)")(
       "ci", "95% bootstrap intervals over val images (pixel_acc, mean_acc, mean_iou, fw_iou)")(
-      "vs", po::value(&o.vs), "key=value: paired differences against the group with this value (other keys equal), "
-                              "with bootstrap intervals")(
-      "format", po::value(&format), "md | csv | latex | json (default md)")(
+      "vs", po::value(&o.vs),
+      "key=value: paired differences against the group with this value (other keys equal), "
+      "with bootstrap intervals")("format", po::value(&format), "md | csv | latex | json (default md)")(
       "paper", "the paper's Table 2 columns (pixel acc., mean acc., mean IU, f.w. IU), in percent")(
-      "marginal", "for each grouping key, the mean of each value over the combinations of the other keys that were run "
-                     "with every value")(
-      "resamples", po::value(&o.resamples), "bootstrap resamples (default 1000)")(
+      "marginal",
+      "for each grouping key, the mean of each value over the combinations of the other keys that were run "
+      "with every value")("resamples", po::value(&o.resamples), "bootstrap resamples (default 1000)")(
       "seed", po::value(&o.seed), "bootstrap seed (default fixed, so tables are reproducible)")(
       "output,o", po::value(&output), "write the table to this file instead of stdout");
   const auto p = parse_args("report", args, opts, false, 1);
   if (p.help) {
-    print_help("fcnlab report DIR [--by k1,k2] [--metrics m1,m2] [--ci] [--vs key=value] [--format md|csv|latex|json]\n"
-               "                     [--paper] [--marginal]",
-               "Reads every finished run file DIR/*.h5 (files that are unreadable, unfinished, diverged or failed\n"
-               "are skipped with a warning on stderr), groups the runs by config keys and prints one row per\n"
-               "group: the key values, n seeds and, per metric, mean ± std over seeds. --ci adds 95% bootstrap\n"
-               "intervals: val images are resampled with replacement (the same resamples for every run), each\n"
-               "run's scores are recomputed from its per-image confusion matrices, and a group's value is the\n"
-               "mean over its seeds. --vs adds paired differences (same resamples for both groups).",
-               opts);
+    print_help(
+        "fcnlab report DIR [--by k1,k2] [--metrics m1,m2] [--ci] [--vs key=value] [--format md|csv|latex|json]\n"
+        "                     [--paper] [--marginal]",
+        "Reads every finished run file DIR/*.h5 (files that are unreadable, unfinished, diverged or failed\n"
+        "are skipped with a warning on stderr), groups the runs by config keys and prints one row per\n"
+        "group: the key values, n seeds and, per metric, mean ± std over seeds. --ci adds 95% bootstrap\n"
+        "intervals: val images are resampled with replacement (the same resamples for every run), each\n"
+        "run's scores are recomputed from its per-image confusion matrices, and a group's value is the\n"
+        "mean over its seeds. --vs adds paired differences (same resamples for both groups).",
+        opts);
     return 0;
   }
   if (!p.overrides.empty())

@@ -27,8 +27,12 @@ std::string signed_num(double v, bool paper) {
   return paper ? fmt::format("{:+.1f}", 100 * v) : fmt::format("{:+.4f}", v);
 }
 // Full precision for CSV/JSON; "" / null for NaN.
-std::string raw(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
-std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string("null"); }
+std::string raw(double v) {
+  return std::isfinite(v) ? fmt::format("{}", v) : std::string();
+}
+std::string json_num(double v) {
+  return std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
+}
 
 std::string metric_label(const std::string& m, bool paper) {
   if (paper) {
@@ -40,7 +44,9 @@ std::string metric_label(const std::string& m, bool paper) {
   return m;
 }
 
-std::string key_label(const std::string& key, bool paper) { return paper && key == "model.skip" ? "net" : key; }
+std::string key_label(const std::string& key, bool paper) {
+  return paper && key == "model.skip" ? "net" : key;
+}
 std::string value_label(const std::string& key, const std::string& v, bool paper) {
   return paper && key == "model.skip" ? fmt::format("FCN-{}s", v) : v;
 }
@@ -64,7 +70,9 @@ std::string diff_cell(const Row& row, std::size_t k, bool paper) {
   return s;
 }
 
-std::string vs_label(const Report& r) { return fmt::format("{}={}", r.vs_key, r.vs_value); }
+std::string vs_label(const Report& r) {
+  return fmt::format("{}={}", r.vs_key, r.vs_value);
+}
 
 TextTable main_table(const Report& r, const std::string& pm) {
   TextTable t;
@@ -121,19 +129,21 @@ TextTable marginal_table(const Report& r, const Marginal& m) {
 std::vector<std::string> notes(const Report& r, bool latex) {
   std::vector<std::string> out;
   const std::string pm = latex ? "$\\pm$" : "±";
-  out.push_back(fmt::format("Cells: mean {} std over the group's n seeds{}.", pm,
-                            r.paper ? ", in percent" : ""));
+  out.push_back(fmt::format("Cells: mean {} std over the group's n seeds{}.", pm, r.paper ? ", in percent" : ""));
   if (r.ci)
-    out.push_back(fmt::format("[lo, hi]: {:g}% bootstrap interval over val images ({} resamples, the same for every "
-                              "run; seeds held fixed); only for pixel_acc, mean_acc, mean_iou, fw_iou.",
-                              100 * r.level, r.resamples));
+    out.push_back(
+        fmt::format("[lo, hi]: {:g}% bootstrap interval over val images ({} resamples, the same for every "
+                    "run; seeds held fixed); only for pixel_acc, mean_acc, mean_iou, fw_iou.",
+                    100 * r.level, r.resamples));
   if (!r.vs_key.empty())
-    out.push_back(fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "
-                              "paired {:g}% bootstrap interval (same image resamples for both); * : excludes 0.",
-                              vs_label(r), 100 * r.level));
+    out.push_back(
+        fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "
+                    "paired {:g}% bootstrap interval (same image resamples for both); * : excludes 0.",
+                    vs_label(r), 100 * r.level));
   if (!r.marginals.empty())
-    out.push_back("Marginal: for each value, the mean over the combinations of the other keys that were run with "
-                  "every value of this key (groups); effect: minus the mean over the values.");
+    out.push_back(
+        "Marginal: for each value, the mean over the combinations of the other keys that were run with "
+        "every value of this key (groups); effect: minus the mean over the values.");
   return out;
 }
 
@@ -167,8 +177,8 @@ std::string render_md(const Report& r) {
   if (!r.title.empty()) out += fmt::format("### {}\n\n", r.title);
   out += render_md_table(main_table(r, "±"));
   for (const auto& m : r.marginals)
-    out += fmt::format("\nMarginal means by {} ({} of {} combinations of the other keys have every value):\n\n",
-                       m.key, m.contexts, m.all_contexts) +
+    out += fmt::format("\nMarginal means by {} ({} of {} combinations of the other keys have every value):\n\n", m.key,
+                       m.contexts, m.all_contexts) +
            render_md_table(marginal_table(r, m));
   out += "\n";
   for (const auto& n : notes(r, false)) out += n + "\n";
@@ -181,11 +191,27 @@ std::string tex_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '_': case '%': case '&': case '#': case '$': case '{': case '}': out += '\\'; out += c; break;
-      case '~': out += "\\textasciitilde{}"; break;
-      case '^': out += "\\textasciicircum{}"; break;
-      case '\\': out += "\\textbackslash{}"; break;
-      default: out += c;
+      case '_':
+      case '%':
+      case '&':
+      case '#':
+      case '$':
+      case '{':
+      case '}':
+        out += '\\';
+        out += c;
+        break;
+      case '~':
+        out += "\\textasciitilde{}";
+        break;
+      case '^':
+        out += "\\textasciicircum{}";
+        break;
+      case '\\':
+        out += "\\textbackslash{}";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -312,11 +338,21 @@ std::string json_str(const std::string& s) {
   std::string out = "\"";
   for (const unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20)
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -349,8 +385,9 @@ std::string render_json(const Report& r) {
   std::string out = "{\n";
   out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", json_str(r.title), json_list(r.by, str),
                      json_list(r.metrics, str));
-  out += fmt::format("  \"bootstrap\": {},\n",
-                     r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
+  out +=
+      fmt::format("  \"bootstrap\": {},\n",
+                  r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
   out += fmt::format("  \"vs\": {},\n", r.vs_key.empty() ? std::string("null")
                                                          : fmt::format("{{\"key\": {}, \"value\": {}}}",
                                                                        json_str(r.vs_key), json_str(r.vs_value)));
@@ -412,10 +449,14 @@ std::string render_json(const Report& r) {
 
 std::string render(const Report& report, Format format) {
   switch (format) {
-    case Format::md: return render_md(report);
-    case Format::csv: return render_csv(report);
-    case Format::latex: return render_latex(report);
-    case Format::json: return render_json(report);
+    case Format::md:
+      return render_md(report);
+    case Format::csv:
+      return render_csv(report);
+    case Format::latex:
+      return render_latex(report);
+    case Format::json:
+      return render_json(report);
   }
   return {};
 }

@@ -17,12 +17,16 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // Bootstrap resample values of one run: [metric][resample] for the bootstrappable metrics.
 using RunSamples = std::map<std::string, std::vector<double>>;
 
-double mean_of_finite(const std::vector<double>& v) { return mean_std(v).mean; }
+double mean_of_finite(const std::vector<double>& v) {
+  return mean_std(v).mean;
+}
 
 }  // namespace
 
@@ -55,7 +59,8 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
   rep.metrics = !options.metrics.empty() ? options.metrics : options.paper ? kPaperMetrics : default_metrics(runs);
   rep.ci = options.ci;
   rep.level = options.level;
-  if (options.resamples < 10) throw UsageError(fmt::format("--resamples must be at least 10, got {}", options.resamples));
+  if (options.resamples < 10)
+    throw UsageError(fmt::format("--resamples must be at least 10, got {}", options.resamples));
   if (!(options.level > 0 && options.level < 1))
     throw UsageError(fmt::format("the interval level must be in (0, 1), got {}", options.level));
 
@@ -69,8 +74,9 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
     rep.vs_value = display_value(trim(options.vs.substr(eq + 1)));
     const auto it = std::find(rep.by.begin(), rep.by.end(), rep.vs_key);
     if (it == rep.by.end())
-      throw UsageError(fmt::format("--vs {}: '{}' is not a grouping key (grouped by: {})", options.vs, rep.vs_key,
-                                   rep.by.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(rep.by, ", "))));
+      throw UsageError(
+          fmt::format("--vs {}: '{}' is not a grouping key (grouped by: {})", options.vs, rep.vs_key,
+                      rep.by.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(rep.by, ", "))));
     vs_index = static_cast<std::size_t>(it - rep.by.begin());
   }
 
@@ -84,7 +90,8 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
   }
 
   for (const auto& m : rep.metrics) {
-    const bool any = std::any_of(runs.begin(), runs.end(), [&](const Run& r) { return !std::isnan(metric_value(r, m)); });
+    const bool any =
+        std::any_of(runs.begin(), runs.end(), [&](const Run& r) { return !std::isnan(metric_value(r, m)); });
     if (!any && !runs.empty()) rep.warnings.push_back(fmt::format("metric '{}' is in no run file", m));
   }
 
@@ -101,9 +108,10 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
       const auto& f = r.final;
       const auto C = static_cast<std::size_t>(f.num_classes());
       if (f.images <= 0 || f.per_image_confusion.size() != static_cast<std::size_t>(f.images) * C * C)
-        throw IoError(fmt::format("{}: /final/per_image_confusion has {} values for {} images and {} classes; "
-                                  "cannot bootstrap",
-                                  r.file.string(), f.per_image_confusion.size(), f.images, C));
+        throw IoError(
+            fmt::format("{}: /final/per_image_confusion has {} values for {} images and {} classes; "
+                        "cannot bootstrap",
+                        r.file.string(), f.per_image_confusion.size(), f.images, C));
       auto& w = weights[f.images];
       if (w.empty()) w = bootstrap_weights(f.images, options.resamples, options.seed);
       auto& s = samples[&r];
@@ -114,8 +122,9 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
       }
     }
     if (weights.size() > 1)
-      rep.warnings.push_back("runs differ in their number of val images: intervals resample each size separately, "
-                             "and differences between groups of different sizes have no interval");
+      rep.warnings.push_back(
+          "runs differ in their number of val images: intervals resample each size separately, "
+          "and differences between groups of different sizes have no interval");
   }
   // A group's bootstrap distribution of a metric: per resample, the mean over its runs.
   const auto group_samples = [&](const Group& g, const std::string& m) {
@@ -154,7 +163,8 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
     if (!options.vs.empty()) {
       auto ref_values = g.values;
       ref_values[vs_index] = rep.vs_value;
-      const auto ref = std::find_if(groups.begin(), groups.end(), [&](const Group& x) { return x.values == ref_values; });
+      const auto ref =
+          std::find_if(groups.begin(), groups.end(), [&](const Group& x) { return x.values == ref_values; });
       if (ref != groups.end()) {
         row.has_reference = true;
         row.is_reference = ref_values == g.values;
@@ -217,9 +227,10 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
         for (auto& mr : marg.rows) mr.effect.push_back(mr.mean[k] - grand);
       }
       if (values.size() > 1 && marg.contexts == 0)
-        rep.warnings.push_back(fmt::format("--marginal {}: no combination of the other keys was run with every value "
-                                           "of {}; no marginal means",
-                                           marg.key, marg.key));
+        rep.warnings.push_back(
+            fmt::format("--marginal {}: no combination of the other keys was run with every value "
+                        "of {}; no marginal means",
+                        marg.key, marg.key));
       rep.marginals.push_back(std::move(marg));
     }
   }

@@ -30,11 +30,10 @@ enum class Format { md, csv, latex, json };
 namespace fcnlab {
 template <>
 struct EnumNames<report::Format> {
-  static constexpr std::array<std::pair<report::Format, std::string_view>, 4> table{
-      {{report::Format::md, "md"},
-       {report::Format::csv, "csv"},
-       {report::Format::latex, "latex"},
-       {report::Format::json, "json"}}};
+  static constexpr std::array<std::pair<report::Format, std::string_view>, 4> table{{{report::Format::md, "md"},
+                                                                                     {report::Format::csv, "csv"},
+                                                                                     {report::Format::latex, "latex"},
+                                                                                     {report::Format::json, "json"}}};
 };
 }  // namespace fcnlab
 
@@ -48,29 +47,29 @@ struct ReportOptions {
   bool paper = false;                // the paper's Table 2 columns, in percent
   bool marginal = false;             // per-axis marginal means
   int resamples = 1000;
-  std::uint64_t seed = 20150607;     // bootstrap seed (fixed: tables are reproducible)
+  std::uint64_t seed = 20150607;  // bootstrap seed (fixed: tables are reproducible)
   double level = 0.95;
 };
 
 struct MetricCell {
-  MeanStd stat;                   // over the group's seeds
-  std::optional<Interval> ci;     // bootstrap interval of the group mean (with --ci)
+  MeanStd stat;                // over the group's seeds
+  std::optional<Interval> ci;  // bootstrap interval of the group mean (with --ci)
 };
 
 struct DiffCell {
-  double diff = 0;                // group mean - reference group mean
-  std::optional<Interval> ci;     // paired bootstrap interval
+  double diff = 0;             // group mean - reference group mean
+  std::optional<Interval> ci;  // paired bootstrap interval
 };
 
 struct Row {
-  std::vector<std::string> values;    // one per grouping key
+  std::vector<std::string> values;  // one per grouping key
   std::vector<std::string> run_ids;
   std::vector<std::int64_t> seeds;
-  std::vector<MetricCell> metrics;    // one per metric
-  bool has_reference = false;         // with --vs: a reference group exists for this row
-  bool is_reference = false;          // the row is its own reference
-  std::vector<std::string> reference; // the reference group's values
-  std::vector<DiffCell> diffs;        // one per metric, when has_reference
+  std::vector<MetricCell> metrics;     // one per metric
+  bool has_reference = false;          // with --vs: a reference group exists for this row
+  bool is_reference = false;           // the row is its own reference
+  std::vector<std::string> reference;  // the reference group's values
+  std::vector<DiffCell> diffs;         // one per metric, when has_reference
 };
 
 // Marginal means of one grouping key. A context is a combination of the other keys' values;
@@ -90,13 +89,13 @@ struct Marginal {
 };
 
 struct Report {
-  std::string title;                 // e.g. the results dir
+  std::string title;  // e.g. the results dir
   std::vector<std::string> by;
   std::vector<std::string> metrics;
   bool ci = false, paper = false;
   int resamples = 0;
   double level = 0.95;
-  std::string vs_key, vs_value;      // empty when no --vs
+  std::string vs_key, vs_value;  // empty when no --vs
   std::vector<Row> rows;
   std::vector<Marginal> marginals;
   std::vector<std::string> warnings;  // files skipped, metrics missing, ...

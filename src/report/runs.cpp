@@ -112,7 +112,8 @@ std::vector<Group> group_runs(const std::vector<Run>& runs, const std::vector<st
     it->runs.push_back(&r);
   }
   for (auto& g : groups)
-    std::stable_sort(g.runs.begin(), g.runs.end(), [](const Run* a, const Run* b) { return a->info.seed < b->info.seed; });
+    std::stable_sort(g.runs.begin(), g.runs.end(),
+                     [](const Run* a, const Run* b) { return a->info.seed < b->info.seed; });
   std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
     return std::lexicographical_compare(a.values.begin(), a.values.end(), b.values.begin(), b.values.end(), value_less);
   });

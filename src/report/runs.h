@@ -19,13 +19,14 @@ struct Run {
 };
 
 struct LoadedRuns {
-  std::vector<Run> runs;               // sorted by file name
-  std::vector<std::string> warnings;   // one per skipped file, naming it and why
+  std::vector<Run> runs;              // sorted by file name
+  std::vector<std::string> warnings;  // one per skipped file, naming it and why
 };
 
 // Reads every `*.h5` directly in `dir` (`.h5.part` files are ignored). Files that cannot be read,
 // whose status is not `finished`, that have no /final, or whose config does not parse are
-// skipped with a warning (returned, not printed: the caller decides where warnings go). IoError when `dir` is not a directory.
+// skipped with a warning (returned, not printed: the caller decides where warnings go). IoError when `dir` is not a
+// directory.
 LoadedRuns load_runs(const std::filesystem::path& dir);
 
 // Reads one run file; throws (IoError, ConfigError) when it cannot be used, with the reason.

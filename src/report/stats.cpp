@@ -24,7 +24,8 @@ struct SplitMix64 {
   }
   // Uniform in [0, n) by rejection (no modulo bias).
   std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    const std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
     std::uint64_t x = 0;
     do x = next();
     while (x >= limit);

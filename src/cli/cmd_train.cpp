@@ -53,6 +53,10 @@ int cmd_train(const Args& args) {
   options.overrides = join(p.overrides);
   options.stop_after = stop_after;
   const TrainResult r = train_run(cfg, options);
+  if (r.already_ended) {  // another process finished it while this one started
+    std::cout << r.message << "\nUse --restart to train it again.\n";
+    return r.status == RunStatus::finished ? 0 : 1;
+  }
   if (r.interrupted) {
     std::cerr << "fcnlab: " << r.message << '\n';
     return 1;

@@ -23,6 +23,7 @@
 #include "model/fcn.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/run_lock.h"
 #include "train/schedule.h"
 
 namespace fcnlab {
@@ -154,6 +155,23 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   result.paths = run_paths(cfg, opt.subdir);
   const RunPaths& paths = result.paths;
   std::filesystem::create_directories(paths.work_dir);
+  // One process per run: held until train_run returns (or the process dies: the kernel drops it).
+  const auto lock_file = run_lock_file(paths.work_dir);
+  const std::optional<RunLock> lock = RunLock::try_acquire(lock_file);
+  if (!lock) {
+    const std::string holder = run_lock_holder(lock_file);
+    throw IoError(fmt::format("run {} is being trained by another process ({}; lock {}); not starting it twice",
+                              paths.run_id, holder.empty() ? "holder unknown" : holder, lock_file.string()));
+  }
+  // Checked under the lock: a process that held it may have just finished the run.
+  if (!opt.restart && std::filesystem::exists(paths.result_file)) {
+    const RunFileReader existing(paths.result_file);
+    result.status = existing.info().status;
+    result.already_ended = true;
+    result.message = fmt::format("{} already ended (status {}): {}", paths.run_id, to_string(result.status),
+                                 paths.result_file.string());
+    return result;
+  }
   LogFileScope log_scope(paths.work_dir / "train.log");
   spdlog::info("run {} -> {}", paths.run_id, paths.result_file.string());
 
@@ -186,6 +204,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   state.config_hash = config_hash_hex(cfg);
   if (opt.restart) {
     remove_checkpoints(paths.work_dir);
+    spdlog::info("starting from scratch (--restart; {} iterations)", total);
   } else if (auto ckpt = latest_checkpoint(paths.work_dir)) {
     state = load_checkpoint(*ckpt, model, *optimizer);
     if (state.config_hash != config_hash_hex(cfg))
@@ -194,6 +213,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
     loader.seek(state.loader_epoch, state.loader_index);
     result.resumed_from = state.iteration;
     spdlog::info("resuming from checkpoint {} (iteration {}/{})", ckpt->string(), state.iteration, total);
+  } else {
+    spdlog::info("starting from scratch (no checkpoint; {} iterations)", total);
   }
   // The RNG seeded above (or restored from the checkpoint) drives dropout from here on.
 
@@ -293,7 +314,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   state.val.push_back({total, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score,
                        r.boundary_iou});
   const FinalRecord final = to_final_record(r, class_names(cfg.data));
-  torch::save(model, final_weights_path(paths).string());
+  save_model_file(model, final_weights_path(paths));
   write_result(RunStatus::finished, "", &final, cfg.eval.examples > 0 ? &examples : nullptr);
   remove_checkpoints(paths.work_dir);
   spdlog::info("finished {}: mean IoU {:.4f}, pixel acc {:.4f}, BF {:.4f}, boundary IoU {:.4f} in {} -> {}",

@@ -28,12 +28,15 @@ struct TrainResult {
   std::int64_t iterations_done = 0;
   std::int64_t resumed_from = -1;  // iteration of the checkpoint resumed from, -1 if none
   bool interrupted = false;        // stopped by a signal or stop_after, checkpoint written
+  bool already_ended = false;      // the result file existed (found after taking the run lock): nothing trained
   double wall_seconds = 0;
   std::string message;
 };
 
 // Trains the run described by `cfg`. A finished run's result file is written atomically; a
-// checkpoint in the work dir is resumed unless `restart`. Throws ConfigError/DataError/IoError.
+// checkpoint in the work dir is resumed unless `restart`. The run lock (run_lock.h) is held for the
+// whole run; when another process holds it, throws IoError naming the holder. A result file found
+// after taking the lock is left alone (already_ended) unless `restart`. Throws ConfigError/DataError/IoError.
 TrainResult train_run(const Config& cfg, const TrainOptions& options);
 
 // Set by SIGINT/SIGTERM handlers installed by train_run: finish the step, checkpoint, stop.

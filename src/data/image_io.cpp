@@ -14,6 +14,15 @@
 namespace fcnlab {
 namespace {
 
+// Images above this many pixels are refused before any pixel buffer is allocated, so a corrupt
+// or hostile header cannot make fcnlab allocate gigabytes (VOC images are about 500x375).
+constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 26;  // 67 megapixels
+void check_pixel_count(const std::string& name, const char* kind, std::uint64_t w, std::uint64_t h) {
+  if (w * h > kMaxPixels)
+    throw DataError(fmt::format("{}: {} of {}x{} pixels is larger than the supported {} pixels", name, kind, w, h,
+                                kMaxPixels));
+}
+
 std::string quoted(const std::filesystem::path& file) { return file.string(); }
 
 struct TjDeleter {
@@ -179,6 +188,7 @@ Image8 decode_jpeg_rgb(const std::uint8_t* data, std::size_t size, const std::st
   if (tjDecompressHeader3(tj.get(), buf, len, &w, &h, &subsamp, &colorspace) != 0)
     throw DataError(fmt::format("{}: undecodable JPEG header ({})", name, tjGetErrorStr2(tj.get())));
   if (w <= 0 || h <= 0) throw DataError(fmt::format("{}: JPEG has empty size {}x{}", name, w, h));
+  check_pixel_count(name, "JPEG", static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h));
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pf = cmyk ? TJPF_CMYK : TJPF_RGB;
   const int px = cmyk ? 4 : 3;
@@ -293,6 +303,7 @@ Image8 decode_png_label(const std::uint8_t* data, std::size_t size, const std::s
   }
   if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20))
     throw DataError(fmt::format("{}: PNG has unsupported size {}x{}", name, w, h));
+  check_pixel_count(name, "PNG", w, h);
   Image8 im = make_image(static_cast<int>(w), static_cast<int>(h), 1);
   std::vector<png_bytep> rows(h);
   for (png_uint_32 y = 0; y < h; ++y) rows[y] = im.pixels.data() + static_cast<std::size_t>(y) * w;

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "core/error.h"
@@ -62,6 +66,38 @@ void set_generator_state(at::Generator gen, const torch::Tensor& state) {
 
 }  // namespace
 
+void save_archive(torch::serialize::OutputArchive& archive, const std::filesystem::path& file) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "wb"), &std::fclose);
+  if (!f) throw IoError(fmt::format("{}: cannot create: {}", file.string(), std::strerror(errno)));
+  int err = 0;
+  archive.save_to([&](const void* data, std::size_t n) -> std::size_t {
+    if (err == 0 && n > 0 && std::fwrite(data, 1, n, f.get()) != n) err = errno != 0 ? errno : EIO;
+    return n;  // never short: torch reports a short write from a destructor (std::terminate)
+  });
+  if (std::fflush(f.get()) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    throw IoError(fmt::format("{}: cannot write: {}", file.string(), std::strerror(err)));
+  }
+}
+
+void save_model_file(FCN& model, const std::filesystem::path& file) {
+  const auto tmp = file.parent_path() / ("." + file.filename().string() + ".tmp");
+  try {
+    torch::serialize::OutputArchive archive;
+    model->save(archive);
+    save_archive(archive, tmp);
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw IoError(fmt::format("{}: cannot write model weights: {}", tmp.string(), e.what_without_backtrace()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) throw IoError(fmt::format("{}: cannot rename to {}: {}", tmp.string(), file.string(), ec.message()));
+}
+
 void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim::Optimizer& optimizer,
                      const CheckpointState& s, int keep) {
   std::filesystem::create_directories(dir);
@@ -86,7 +122,7 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
     archive.write("rng_cpu", generator_state(at::detail::getDefaultCPUGenerator()));
     if (torch::cuda::is_available())
       archive.write("rng_cuda", generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA))));
-    archive.save_to(tmp.string());
+    save_archive(archive, tmp);
   } catch (const c10::Error& e) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);

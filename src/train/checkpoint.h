@@ -26,6 +26,12 @@ struct CheckpointState {
   std::vector<ValPoint> val;
 };
 
+// Writes a torch archive with checked writes: IoError naming the file (which is removed) when a
+// write fails (disk full, file-size limit). torch's own file writer would terminate the process.
+void save_archive(torch::serialize::OutputArchive& archive, const std::filesystem::path& file);
+// The model's weights (loadable with torch::load), written to a temp file and renamed.
+void save_model_file(FCN& model, const std::filesystem::path& file);
+
 // Writes <dir>/ckpt-<iteration>.pt (via a temp file + rename) and keeps the newest `keep`.
 void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim::Optimizer& optimizer,
                      const CheckpointState& state, int keep);

@@ -121,6 +121,13 @@ void h5_read_guard(const std::filesystem::path& file, const char* what, F&& f) {
   }
 }
 
+// H5File::nameExists reads the file too, so it is guarded like every other read.
+bool name_exists(H5::H5File& file, const std::filesystem::path& path, const char* name) {
+  bool exists = false;
+  h5_read_guard(path, name, [&] { exists = file.nameExists(name); });
+  return exists;
+}
+
 }  // namespace
 
 std::optional<double> FinalRecord::scalar(const std::string& name) const {
@@ -349,7 +356,9 @@ RunFileReader::RunFileReader(const std::filesystem::path& file) : path_(file) {
   }
   if (!is_hdf5) throw IoError(fmt::format("{}: not an HDF5 file (truncated or foreign)", file.string()));
   h5_read_guard(path_, "the file", [&] { impl_ = std::make_unique<Impl>(file); });
-  if (!has_attr(impl_->file, "schema_version"))
+  bool has_version = false;
+  h5_read_guard(path_, "the root attributes", [&] { has_version = has_attr(impl_->file, "schema_version"); });
+  if (!has_version)
     throw IoError(fmt::format("{}: not an fcnlab run file (no schema_version attribute)", file.string()));
   std::int64_t version = 0;
   h5_read_guard(path_, "schema_version", [&] { version = read_num_attr<std::int64_t>(impl_->file, "schema_version"); });
@@ -365,7 +374,9 @@ RunInfo RunFileReader::info() const {
   for (const char* name : {"fcnlab_version", "git_commit", "git_dirty", "created_utc", "host", "torch_version",
                            "cuda_version", "cudnn_version", "device", "deterministic", "config_toml", "config_hash",
                            "overrides", "experiment", "run_id", "seed", "status", "wall_seconds", "train_img_per_s"}) {
-    if (!has_attr(f, name))
+    bool present = false;
+    h5_read_guard(path_, name, [&] { present = has_attr(f, name); });
+    if (!present)
       throw IoError(fmt::format("{}: missing root attribute '{}' (incomplete run file)", path_.string(), name));
   }
   RunInfo i;
@@ -401,7 +412,7 @@ RunInfo RunFileReader::info() const {
 
 std::vector<TrainPoint> RunFileReader::train() const {
   std::vector<TrainPoint> out;
-  if (!impl_->file.nameExists("train")) return out;
+  if (!name_exists(impl_->file, path_, "train")) return out;
   h5_read_guard(path_, "/train", [&] {
     const auto g = impl_->file.openGroup("train");
     const auto step = read_array<std::int64_t>(g, "step");
@@ -417,7 +428,7 @@ std::vector<TrainPoint> RunFileReader::train() const {
 
 std::vector<ValPoint> RunFileReader::val() const {
   std::vector<ValPoint> out;
-  if (!impl_->file.nameExists("val")) return out;
+  if (!name_exists(impl_->file, path_, "val")) return out;
   h5_read_guard(path_, "/val", [&] {
     const auto g = impl_->file.openGroup("val");
     const auto step = read_array<std::int64_t>(g, "step");
@@ -435,7 +446,7 @@ std::vector<ValPoint> RunFileReader::val() const {
 }
 
 std::optional<FinalRecord> RunFileReader::final() const {
-  if (!impl_->file.nameExists("final")) return std::nullopt;
+  if (!name_exists(impl_->file, path_, "final")) return std::nullopt;
   FinalRecord r;
   h5_read_guard(path_, "/final", [&] {
     const auto g = impl_->file.openGroup("final");
@@ -467,7 +478,7 @@ std::optional<FinalRecord> RunFileReader::final() const {
 }
 
 std::optional<Examples> RunFileReader::examples() const {
-  if (!impl_->file.nameExists("examples")) return std::nullopt;
+  if (!name_exists(impl_->file, path_, "examples")) return std::nullopt;
   Examples e;
   h5_read_guard(path_, "/examples", [&] {
     const auto g = impl_->file.openGroup("examples");

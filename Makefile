@@ -7,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DFCNLAB_WERROR=ON
 endif
 
-.PHONY: all deps configure build build-cli test sweep clean format plots
+.PHONY: all deps configure build build-cli test sweep clean format plots test-faults test-asan fuzz
 
 all: build
 
@@ -47,3 +47,25 @@ PYTHON ?= /usr/bin/python3
 plots:
 	@test -n "$(DIR)" || { echo "usage: make plots DIR=results/<experiment>" >&2; exit 2; }
 	$(PYTHON) analysis/plots.py $(DIR) $(PLOTS_ARGS)
+
+# ---- reliability (tests/faults/, fuzz/) ----
+# Full fault-injection scripts: kill -9 at seeded random moments (12 kills in a sweep, 5 in a run),
+# concurrent sweeps, bad input, divergence. `make test` runs their smoke versions through ctest.
+test-faults: build
+	cd $(BUILD_DIR) && FCNLAB_FAULTS=full ctest -L faults --output-on-failure
+
+# The unit suite built with ASan + UBSan into build-asan (LibTorch itself is not instrumented:
+# container-overflow checks are off because instrumented and uninstrumented code share std containers).
+ASAN_BUILD_DIR ?= build-asan
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) \
+	  -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)"
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_container_overflow=0:detect_leaks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -LE faults
+
+# libFuzzer targets (clang, ASan + UBSan), FUZZ_SECONDS each: fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,0 +1,21 @@
+// Fuzzes the JPEG decoder (TurboJPEG behind decode_jpeg_rgb). Bad input: fcnlab::DataError.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "data/image_io.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    const fcnlab::Image8 img = fcnlab::decode_jpeg_rgb(data, size, "fuzz.jpg");
+    if (img.channels != 3 ||
+        img.pixels.size() != static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height) * 3)
+      std::abort();
+  } catch (const fcnlab::DataError&) {
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "unexpected exception type escaped decode_jpeg_rgb: %s\n", e.what());
+    std::abort();
+  }
+  return 0;
+}

@@ -33,7 +33,9 @@ int cmd_train(const Args& args) {
                "diverged). Checkpoints go to results/<experiment>/.work/<run_id>/; starting the same run\n"
                "again resumes from the newest one. SIGINT/SIGTERM: the current step finishes, a checkpoint\n"
                "is written and fcnlab exits 1. A run whose result file exists is not trained again\n"
-               "(unless --restart). Exit: 0 finished, 1 diverged/interrupted/failed, 2 config error.",
+               "(unless --restart). One process per run: while a run is being trained (flock on\n"
+               "<work dir>/lock, released when its process ends, even by kill -9), another `fcnlab train` of\n"
+               "it exits 1 naming the holder. Exit: 0 finished, 1 diverged/interrupted/failed/locked, 2 config error.",
                opts);
     return 0;
   }

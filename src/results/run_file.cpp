@@ -315,14 +315,32 @@ T read_num_attr(const H5::H5Object& obj, const std::string& name) {
   return value;
 }
 
+// The element count of a dataset's space, refusing shapes no run file has (a damaged file can
+// claim any dimensions; allocating them would exhaust memory before HDF5 notices).
+hsize_t checked_elements(const H5::Group& g, const std::string& name, const H5::DataSpace& space,
+                         std::vector<hsize_t>* dims) {
+  constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+  const int rank = space.getSimpleExtentNdims();
+  if (rank < 0 || rank > 8)
+    throw IoError(fmt::format("{}: {}/{} has rank {}; damaged file", g.getFileName(), g.getObjName(), name, rank));
+  dims->assign(static_cast<std::size_t>(rank), 0);
+  space.getSimpleExtentDims(dims->data());
+  hsize_t total = 1;
+  for (const auto d : *dims) {
+    if (d != 0 && total > kMaxElements / d)
+      throw IoError(fmt::format("{}: {}/{} claims more than {} elements; damaged file", g.getFileName(),
+                                g.getObjName(), name, kMaxElements));
+    total *= d;
+  }
+  return total;
+}
+
 template <class T>
 std::vector<T> read_array(const H5::Group& g, const std::string& name, std::vector<hsize_t>* dims_out = nullptr) {
   auto ds = g.openDataSet(name);
   auto space = ds.getSpace();
-  std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
-  space.getSimpleExtentDims(dims.data());
-  hsize_t total = 1;
-  for (auto d : dims) total *= d;
+  std::vector<hsize_t> dims;
+  const hsize_t total = checked_elements(g, name, space, &dims);
   std::vector<T> out(total);
   if (total > 0) ds.read(out.data(), h5type<T>());
   if (dims_out) *dims_out = dims;
@@ -332,8 +350,10 @@ std::vector<T> read_array(const H5::Group& g, const std::string& name, std::vect
 std::vector<std::string> read_strings(const H5::Group& g, const std::string& name) {
   auto ds = g.openDataSet(name);
   auto space = ds.getSpace();
-  hsize_t n = 0;
-  space.getSimpleExtentDims(&n);
+  std::vector<hsize_t> dims;
+  const hsize_t n = checked_elements(g, name, space, &dims);
+  if (dims.size() != 1)
+    throw IoError(fmt::format("{}: {}/{} is not a 1-D list of strings", g.getFileName(), g.getObjName(), name));
   std::vector<char*> ptrs(n, nullptr);
   const auto type = vlen_string();
   if (n > 0) ds.read(ptrs.data(), type);

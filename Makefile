@@ -25,7 +25,7 @@ test: build
 
 # The embedded default: the toy ablation on CPU (experiments/toy_ablation.toml), then its table.
 # Finished runs are skipped, so running it again only prints the table (and an interrupted sweep
-# resumes). SWEEP_ARGS are passed on, e.g. SWEEP_ARGS=--jobs=2.
+# resumes). Two runs at a time (each one thread: see the sweep file); SWEEP_ARGS are passed on.
 FCNLAB = $(BUILD_DIR)/src/cli/fcnlab
 TOY_DIR ?= datasets/toy-voc
 build-cli: configure
@@ -33,7 +33,7 @@ build-cli: configure
 
 sweep: build-cli
 	@test -f $(TOY_DIR)/classes.txt || $(FCNLAB) make-toy --out $(TOY_DIR)
-	$(FCNLAB) sweep experiments/toy_ablation.toml $(SWEEP_ARGS)
+	$(FCNLAB) sweep experiments/toy_ablation.toml --jobs 2 $(SWEEP_ARGS)
 	$(FCNLAB) report results/toy_ablation --by model.skip,model.fusion,model.upsample,loss.name
 
 clean:

@@ -21,6 +21,7 @@
 #include "data/voc.h"
 #include "metrics/evaluator.h"
 #include "results/run_file.h"
+#include "train/final_record.h"
 
 namespace fcnlab::cli {
 
@@ -150,25 +151,7 @@ void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::
   info.run_id = file.stem().string();
   info.status = RunStatus::finished;
   info.wall_seconds = seconds;
-  FinalRecord f;
-  f.scalars = {{"pixel_acc", r.scores.pixel_acc},
-               {"mean_acc", r.scores.mean_acc},
-               {"mean_iou", r.scores.mean_iou},
-               {"fw_iou", r.scores.fw_iou},
-               {"bf_score", r.bf_score},
-               {"boundary_iou", r.boundary_iou},
-               {"classes_counted_iou", r.scores.classes_counted_iou},
-               {"classes_counted_acc", r.scores.classes_counted_acc}};
-  f.class_names = names;
-  f.confusion = r.confusion;
-  f.per_class_iou = r.scores.per_class_iou;
-  f.images = r.images;
-  f.per_image_confusion = r.per_image_confusion;
-  f.trimap_width.assign(r.trimap_width.begin(), r.trimap_width.end());
-  f.trimap_pixel_acc = r.trimap_pixel_acc;
-  f.trimap_mean_iou = r.trimap_mean_iou;
-  f.bf_per_class = r.bf_per_class;
-  f.boundary_iou_per_class = r.boundary_iou_per_class;
+  const FinalRecord f = to_final_record(r, names);
   RunFileWriter w(file);
   w.write_info(info);
   w.write_final(f);

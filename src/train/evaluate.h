@@ -11,6 +11,7 @@
 #include "metrics/evaluator.h"
 #include "model/fcn.h"
 #include "results/run_file.h"
+#include "train/final_record.h"  // to_final_record
 
 namespace fcnlab {
 
@@ -30,6 +31,5 @@ RuntimeInfo configure_runtime(const Config& cfg);
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
                           Examples* examples);
 
-FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names);
 
 }  // namespace fcnlab

@@ -261,7 +261,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   std::int64_t it = state.iteration;
   while (it < total) {
     const auto step_start = std::chrono::steady_clock::now();
-    set_lr(*optimizer, learning_rate(cfg.optim, it, total));
+    const double lr = learning_rate(cfg.optim, it, total);
+    set_lr(*optimizer, lr);
     optimizer->zero_grad();
     double step_loss = 0;
     for (int k = 0; k < cfg.optim.iter_size; ++k) {
@@ -273,7 +274,6 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
       step_loss += loss.item<double>();
       state.images_seen += images.size(0);
     }
-    const double lr = learning_rate(cfg.optim, it, total);
     if (!std::isfinite(step_loss)) {
       result.status = RunStatus::diverged;
       result.message = fmt::format("loss became {} at iteration {} (lr {:.3g})", step_loss, it + 1, lr);

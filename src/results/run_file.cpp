@@ -315,11 +315,12 @@ T read_num_attr(const H5::H5Object& obj, const std::string& name) {
   return value;
 }
 
-// The element count of a dataset's space, refusing shapes no run file has (a damaged file can
+// The element count of a dataset's space, refusing shapes no run file has (over 256 MiB) (a damaged file can
 // claim any dimensions; allocating them would exhaust memory before HDF5 notices).
 hsize_t checked_elements(const H5::Group& g, const std::string& name, const H5::DataSpace& space,
-                         std::vector<hsize_t>* dims) {
-  constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+                         std::vector<hsize_t>* dims, std::size_t element_size) {
+  // 256 MiB per dataset: a VOC run's largest, per_image_confusion, is about 2.5 MB.
+  const hsize_t kMaxElements = (hsize_t{1} << 28) / element_size;
   const int rank = space.getSimpleExtentNdims();
   if (rank < 0 || rank > 8)
     throw IoError(fmt::format("{}: {}/{} has rank {}; damaged file", g.getFileName(), g.getObjName(), name, rank));
@@ -340,7 +341,7 @@ std::vector<T> read_array(const H5::Group& g, const std::string& name, std::vect
   auto ds = g.openDataSet(name);
   auto space = ds.getSpace();
   std::vector<hsize_t> dims;
-  const hsize_t total = checked_elements(g, name, space, &dims);
+  const hsize_t total = checked_elements(g, name, space, &dims, sizeof(T));
   std::vector<T> out(total);
   if (total > 0) ds.read(out.data(), h5type<T>());
   if (dims_out) *dims_out = dims;
@@ -351,7 +352,7 @@ std::vector<std::string> read_strings(const H5::Group& g, const std::string& nam
   auto ds = g.openDataSet(name);
   auto space = ds.getSpace();
   std::vector<hsize_t> dims;
-  const hsize_t n = checked_elements(g, name, space, &dims);
+  const hsize_t n = checked_elements(g, name, space, &dims, sizeof(char*));
   if (dims.size() != 1)
     throw IoError(fmt::format("{}: {}/{} is not a 1-D list of strings", g.getFileName(), g.getObjName(), name));
   std::vector<char*> ptrs(n, nullptr);

@@ -46,7 +46,7 @@ for t in "${TARGETS[@]}"; do
     : >"$log.repro"  # each report's input again, alone, for its full stack trace
     (for a in build-fuzz/artifacts/runfile-*; do
       [ -e "$a" ] || continue
-      timeout 60 "build-fuzz/fuzz_$t" -timeout=10 -rss_limit_mb=2560 "$a" >>"$log.repro" 2>&1 || true
+      timeout 60 "build-fuzz/fuzz_$t" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2560 "$a" >>"$log.repro" 2>&1 || true
     done) 2>/dev/null
     python3 fuzz/triage.py "$log.repro" || rc=1
   fi

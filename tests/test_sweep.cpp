@@ -10,10 +10,10 @@
 #include "sweep/sweep.h"
 
 using namespace fcnlab;
+using Catch::Matchers::Contains;
 using fcnlab::test::run_fcnlab;
 using fcnlab::test::TempDir;
 using fcnlab::test::write_file;
-using Catch::Matchers::Contains;
 
 TEST_CASE("split_values splits at top-level commas only", "[sweep]") {
   CHECK(split_values("32,16,8") == std::vector<std::string>{"32", "16", "8"});
@@ -37,8 +37,8 @@ TEST_CASE("grids expand as cartesian products, unite, and dedup by config hash",
   std::set<std::string> hashes;
   for (const auto& r : s.runs) {
     hashes.insert(r.hash);
-    CHECK(r.config.model.width == 0.25);       // base applied
-    CHECK(r.config.optim.iterations == 7);     // [set] applied
+    CHECK(r.config.model.width == 0.25);    // base applied
+    CHECK(r.config.optim.iterations == 7);  // [set] applied
     CHECK(r.config.run.experiment == "abl");
     CHECK(r.paths.result_file.parent_path() == dir / "res/abl");
   }
@@ -117,7 +117,8 @@ TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]"
   REQUIRE(run_fcnlab("make-toy --out " + toy.string() + " --train 32 --val 8").exit_code == 0);
   const std::string args = "sweep --config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
                            " --name e2e model.skip=32,8 model.fusion=sum,concat optim.iterations=12 eval.every=0 "
-                           "run.threads=2 data.root=" + toy.string() + " run.results_dir=" + (dir / "res").string();
+                           "run.threads=2 data.root=" +
+                           toy.string() + " run.results_dir=" + (dir / "res").string();
   const auto dry = run_fcnlab(args + " --dry-run");
   CHECK(dry.exit_code == 0);
   CHECK_THAT(dry.out, Contains("4 runs") && Contains("todo"));

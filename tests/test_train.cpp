@@ -15,9 +15,9 @@
 #include "train/trainer.h"
 
 using namespace fcnlab;
+using Catch::Matchers::Contains;
 using fcnlab::test::run_fcnlab;
 using fcnlab::test::TempDir;
-using Catch::Matchers::Contains;
 
 TEST_CASE("learning-rate schedules", "[train]") {
   OptimConfig o;
@@ -48,8 +48,8 @@ TEST_CASE("run ids name the axes and end with the config hash", "[train]") {
   const Config c = load_config({}, {"model.skip=16", "model.fusion=concat", "loss.name=ce+dice", "run.seed=3"});
   const std::string id = make_run_id(c);
   CHECK(id == "fcn16s-concat-learned-caffe-ce_dice-seed3-" + config_hash_hex(c));
-  const Config named = load_config({}, {"model.skip=16", "model.fusion=concat", "loss.name=ce+dice", "run.seed=3",
-                                        "run.name=mine"});
+  const Config named =
+      load_config({}, {"model.skip=16", "model.fusion=concat", "loss.name=ce+dice", "run.seed=3", "run.name=mine"});
   CHECK(make_run_id(named) == "mine-" + id);
   const auto p = run_paths(load_config({}, {"run.results_dir=/r", "run.experiment=e"}), "reruns");
   CHECK(p.result_file.parent_path() == std::filesystem::path("/r/e/reruns"));
@@ -70,8 +70,9 @@ const std::filesystem::path& toy_root() {
 }
 
 std::string toy_args(const TempDir& results, const std::string& extra) {
-  return "--config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() + " data.root=" +
-         toy_root().string() + " run.results_dir=" + results.path().string() + " run.threads=2 " + extra;
+  return "--config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
+         " data.root=" + toy_root().string() + " run.results_dir=" + results.path().string() + " run.threads=2 " +
+         extra;
 }
 
 std::filesystem::path only_h5(const std::filesystem::path& dir) {

@@ -55,8 +55,9 @@ int bench_train(const Args& args) {
   FCN model = make_fcn(cfg.model, classes);
   model->to(rt.device);
   model->train();
-  torch::optim::SGD opt(trainable_parameters(model),
-                        torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
+  torch::optim::SGD opt(
+      trainable_parameters(model),
+      torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
   const auto loss_fn = make_loss(cfg.loss, classes, cfg.loss.class_weights);
 
   std::unique_ptr<TrainLoader> loader;
@@ -81,7 +82,8 @@ int bench_train(const Args& args) {
     loss.backward();
     opt.step();
     sync(rt.device);
-    if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (i >= warmup)
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   const int h = loader ? static_cast<int>(cfg.data.crop) : size;
   const double step_ms = median(ms);

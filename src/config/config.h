@@ -36,8 +36,8 @@ struct DataConfig {
   std::string train_split = "train";
   std::string val_split = "val";
   int num_classes = 21;
-  int crop = 0;                            // square train crop; 0 = whole images (batch 1)
-  std::vector<double> scale{1.0, 1.0};     // random scale range [lo, hi]
+  int crop = 0;                         // square train crop; 0 = whole images (batch 1)
+  std::vector<double> scale{1.0, 1.0};  // random scale range [lo, hi]
   bool hflip = false;
   bool vflip = false;
   std::vector<double> mean{0.485, 0.456, 0.406};  // RGB, on [0,1] pixel values
@@ -65,8 +65,8 @@ struct LossConfig {
   Reduction reduction = Reduction::mean;
   ClassWeighting class_weighting = ClassWeighting::none;  // TOML: loss.class_weights
   std::vector<double> class_weights;                      // when class_weighting == given
-  double aux_weight = 1.0;  // weight of the second term of ce+dice / ce+lovasz
-  bool per_image = false;   // Lovasz per image instead of per batch
+  double aux_weight = 1.0;                                // weight of the second term of ce+dice / ce+lovasz
+  bool per_image = false;                                 // Lovasz per image instead of per batch
   double focal_gamma = 2.0;
   int boundary_width = 3;
   double boundary_weight = 5.0;

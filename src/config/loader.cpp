@@ -2,15 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <set>
-#include <toml++/toml.h>
 #include <type_traits>
 
 #include "core/error.h"
@@ -125,13 +125,20 @@ std::vector<std::string> sections_of(const std::vector<std::string>& keys) {
 
 std::string describe_type(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return fmt::format("the string \"{}\"", *n.value<std::string>());
-    case toml::node_type::integer: return fmt::format("the integer {}", *n.value<std::int64_t>());
-    case toml::node_type::floating_point: return fmt::format("the float {}", *n.value<double>());
-    case toml::node_type::boolean: return *n.value<bool>() ? "the boolean true" : "the boolean false";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
+    case toml::node_type::string:
+      return fmt::format("the string \"{}\"", *n.value<std::string>());
+    case toml::node_type::integer:
+      return fmt::format("the integer {}", *n.value<std::int64_t>());
+    case toml::node_type::floating_point:
+      return fmt::format("the float {}", *n.value<double>());
+    case toml::node_type::boolean:
+      return *n.value<bool>() ? "the boolean true" : "the boolean false";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
   }
 }
 
@@ -234,8 +241,8 @@ class Reader {
   }
   [[noreturn]] void fail(std::string_view key, const toml::node& n, const std::string& what) {
     const auto it = origins_.find(key);
-    throw ConfigError(fmt::format("{}: {} is {}: {}", it == origins_.end() ? "config" : it->second, key,
-                                  describe_type(n), what));
+    throw ConfigError(
+        fmt::format("{}: {} is {}: {}", it == origins_.end() ? "config" : it->second, key, describe_type(n), what));
   }
   const toml::table& root_;
   const Origins& origins_;
@@ -295,11 +302,21 @@ std::string format_string(std::string_view v) {
   std::string out = "\"";
   for (const char ch : v) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(ch) < 0x20)
           out += fmt::format("\\u{:04X}", static_cast<int>(ch));
@@ -365,9 +382,8 @@ const std::vector<std::string>& config_keys() {
 
 const std::vector<std::string>& unhashed_keys() {
   // Output locations, labels and execution resources: they never change what is computed.
-  static const std::vector<std::string> keys{"checkpoint.every", "checkpoint.keep", "data.workers",
-                                             "run.experiment",   "run.log_level",   "run.name",
-                                             "run.results_dir",  "run.threads"};
+  static const std::vector<std::string> keys{"checkpoint.every", "checkpoint.keep", "data.workers",    "run.experiment",
+                                             "run.log_level",    "run.name",        "run.results_dir", "run.threads"};
   return keys;
 }
 
@@ -391,8 +407,8 @@ struct ConfigBuilder::Impl {
       if (tbl == nullptr)
         throw ConfigError(fmt::format("{}: '{}' must be a table ([{}] section), not {}", with_line(origin, node),
                                       section, section, describe_type(node)));
-      for (const auto& [leaf, value] : *tbl) set(section + "." + std::string(leaf.str()), value,
-                                                 with_line(origin, value));
+      for (const auto& [leaf, value] : *tbl)
+        set(section + "." + std::string(leaf.str()), value, with_line(origin, value));
     }
   }
 
@@ -560,9 +576,9 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.optim.epochs >= 0, "optim.epochs", "must be >= 0 (0 = use optim.iterations)");
   v.check(c.optim.batch_size >= 1, "optim.batch_size", "must be >= 1");
   v.check(c.optim.iter_size >= 1, "optim.iter_size", "must be >= 1");
-  v.check(c.data.crop > 0 || c.optim.batch_size == 1, "data.crop",
-          fmt::format("0 (whole images) needs optim.batch_size = 1, but it is {}; set a crop size",
-                      c.optim.batch_size));
+  v.check(
+      c.data.crop > 0 || c.optim.batch_size == 1, "data.crop",
+      fmt::format("0 (whole images) needs optim.batch_size = 1, but it is {}; set a crop size", c.optim.batch_size));
 
   v.check(c.eval.every >= 0, "eval.every", "must be >= 0 (0 = only at the end)");
   v.check(!c.eval.trimap_widths.empty() &&
@@ -588,7 +604,9 @@ Config ConfigBuilder::build() const {
   return c;
 }
 
-void validate(const Config& config) { validate_impl(config, nullptr); }
+void validate(const Config& config) {
+  validate_impl(config, nullptr);
+}
 
 Config load_config(const std::vector<std::filesystem::path>& files, const std::vector<std::string>& overrides) {
   ConfigBuilder b;
@@ -597,7 +615,9 @@ Config load_config(const std::vector<std::filesystem::path>& files, const std::v
   return b.build();
 }
 
-std::string to_canonical_toml(const Config& config) { return format_table(to_table(config)); }
+std::string to_canonical_toml(const Config& config) {
+  return format_table(to_table(config));
+}
 
 std::string diff_from_default(const Config& config) {
   const auto current = to_table(config);
@@ -623,7 +643,9 @@ std::uint64_t config_hash(const Config& config) {
   return hash64(format_table(t));
 }
 
-std::string config_hash_hex(const Config& config) { return hex64(config_hash(config)); }
+std::string config_hash_hex(const Config& config) {
+  return hex64(config_hash(config));
+}
 
 std::string config_value(const Config& config, std::string_view key) {
   const auto t = to_table(config);
@@ -632,6 +654,8 @@ std::string config_value(const Config& config, std::string_view key) {
   return format_value(*view.node());
 }
 
-bool operator==(const Config& a, const Config& b) { return to_canonical_toml(a) == to_canonical_toml(b); }
+bool operator==(const Config& a, const Config& b) {
+  return to_canonical_toml(a) == to_canonical_toml(b);
+}
 
 }  // namespace fcnlab

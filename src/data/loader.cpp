@@ -129,8 +129,8 @@ TrainLoader::TrainLoader(std::shared_ptr<const VocSegmentation> ds, const DataCo
   impl_->workers = std::max(0, workers);
   impl_->bpe = static_cast<std::int64_t>(impl_->ds->size()) / batch_size;
   if (impl_->bpe == 0)
-    throw DataError(fmt::format("the training split has {} images, fewer than one batch of {}", impl_->ds->size(),
-                                batch_size));
+    throw DataError(
+        fmt::format("the training split has {} images, fewer than one batch of {}", impl_->ds->size(), batch_size));
   for (int i = 0; i < impl_->workers; ++i) impl_->threads.emplace_back([p = impl_.get()] { p->worker_loop(); });
 }
 
@@ -163,9 +163,15 @@ Batch TrainLoader::next() {
   return b;
 }
 
-std::int64_t TrainLoader::epoch() const { return impl_->epoch; }
-std::int64_t TrainLoader::index_in_epoch() const { return impl_->index; }
-std::int64_t TrainLoader::batches_per_epoch() const { return impl_->bpe; }
+std::int64_t TrainLoader::epoch() const {
+  return impl_->epoch;
+}
+std::int64_t TrainLoader::index_in_epoch() const {
+  return impl_->index;
+}
+std::int64_t TrainLoader::batches_per_epoch() const {
+  return impl_->bpe;
+}
 
 void TrainLoader::seek(std::int64_t epoch, std::int64_t index_in_epoch) {
   if (epoch < 0 || index_in_epoch < 0 || index_in_epoch >= impl_->bpe)

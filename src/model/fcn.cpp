@@ -19,7 +19,8 @@ torch::Tensor bilinear_kernel(int k) {
   return torch::outer(w1, w1).to(torch::kFloat32);
 }
 
-torch::Tensor convolutionalise(const torch::Tensor& fc_weight, std::int64_t channels, std::int64_t kh, std::int64_t kw) {
+torch::Tensor convolutionalise(const torch::Tensor& fc_weight, std::int64_t channels, std::int64_t kh,
+                               std::int64_t kw) {
   TORCH_CHECK(fc_weight.dim() == 2 && fc_weight.size(1) == channels * kh * kw, "convolutionalise: weight ",
               fc_weight.sizes(), " does not take a flattened [", channels, ",", kh, ",", kw, "] map");
   return fc_weight.reshape({fc_weight.size(0), channels, kh, kw});
@@ -98,9 +99,9 @@ UpsamplerImpl::UpsamplerImpl(int channels, int factor, Padding padding, Upsample
     return;
   }
   deconv = register_module("deconv", nn::ConvTranspose2d(nn::ConvTranspose2dOptions(channels, channels, geom_.kernel)
-                                                            .stride(geom_.stride)
-                                                            .padding(geom_.padding)
-                                                            .bias(false)));
+                                                             .stride(geom_.stride)
+                                                             .padding(geom_.padding)
+                                                             .bias(false)));
   if (mode == Upsample::learned) {
     deconv->weight.zero_();
     for (int c = 0; c < channels; ++c) deconv->weight[c][c].copy_(bilinear);
@@ -169,9 +170,15 @@ torch::Tensor FCNImpl::forward(torch::Tensor x) {
     const torch::Tensor s =
         crop(score_pool[i]->forward(pool), level.crop_offset, up.size(2), up.size(3), level.score_name);
     switch (spec_.fusion) {
-      case Fusion::sum: score = up + s; break;
-      case Fusion::max: score = torch::maximum(up, s); break;
-      case Fusion::concat: score = fuse[i]->forward(torch::cat({up, s}, 1)); break;
+      case Fusion::sum:
+        score = up + s;
+        break;
+      case Fusion::max:
+        score = torch::maximum(up, s);
+        break;
+      case Fusion::concat:
+        score = fuse[i]->forward(torch::cat({up, s}, 1));
+        break;
     }
   }
   score = final_up->forward(score);

@@ -35,15 +35,19 @@ torch::Tensor val_tensor(const std::vector<ValPoint>& pts) {
   for (std::size_t i = 0; i < pts.size(); ++i) {
     const auto r = static_cast<std::int64_t>(i);
     const auto& p = pts[i];
-    const double row[7] = {static_cast<double>(p.step), p.pixel_acc, p.mean_acc, p.mean_iou, p.fw_iou, p.bf_score,
-                           p.boundary_iou};
+    const double row[7] = {
+        static_cast<double>(p.step), p.pixel_acc, p.mean_acc, p.mean_iou, p.fw_iou, p.bf_score, p.boundary_iou};
     for (std::int64_t k = 0; k < 7; ++k) a[r][k] = row[k];
   }
   return t;
 }
 
-torch::Tensor scalar_i64(std::int64_t v) { return torch::tensor({v}, torch::kInt64); }
-torch::Tensor scalar_f64(double v) { return torch::tensor({v}, torch::kFloat64); }
+torch::Tensor scalar_i64(std::int64_t v) {
+  return torch::tensor({v}, torch::kInt64);
+}
+torch::Tensor scalar_f64(double v) {
+  return torch::tensor({v}, torch::kFloat64);
+}
 
 torch::Tensor string_tensor(const std::string& s) {
   auto t = torch::empty({static_cast<std::int64_t>(s.size())}, torch::kUInt8);
@@ -132,7 +136,8 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
   std::filesystem::rename(tmp, file, ec);
   if (ec) throw IoError(fmt::format("{}: cannot rename checkpoint: {}", tmp.string(), ec.message()));
   auto all = list_checkpoints(dir);
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) std::filesystem::remove(all[i].second, ec);
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i)
+    std::filesystem::remove(all[i].second, ec);
 }
 
 CheckpointState load_checkpoint(const std::filesystem::path& file, FCN& model, torch::optim::Optimizer& optimizer) {

@@ -19,8 +19,8 @@ struct CheckpointState {
   std::int64_t iteration = 0;  // iterations completed
   std::int64_t loader_epoch = 0, loader_index = 0;
   std::string config_hash;
-  double wall_seconds = 0;        // time spent before this checkpoint (all sessions)
-  double train_seconds = 0;       // time spent in training steps
+  double wall_seconds = 0;   // time spent before this checkpoint (all sessions)
+  double train_seconds = 0;  // time spent in training steps
   std::int64_t images_seen = 0;
   std::vector<TrainPoint> train;  // curves so far
   std::vector<ValPoint> val;

@@ -32,12 +32,12 @@ RuntimeInfo configure_runtime(const Config& cfg) {
     if (cfg.optim.amp != Amp::off)
       throw ConfigError(fmt::format("optim.amp = \"{}\" needs CUDA; this run is on the CPU (set optim.amp = \"off\")",
                                     to_string(cfg.optim.amp)));
-    if (cfg.optim.channels_last)
-      throw ConfigError("optim.channels_last = true needs CUDA; this run is on the CPU");
+    if (cfg.optim.channels_last) throw ConfigError("optim.channels_last = true needs CUDA; this run is on the CPU");
   } else if (cfg.optim.amp != Amp::off || cfg.optim.channels_last) {
     throw ConfigError("optim.amp and optim.channels_last are not implemented yet (GPU speed work, issue 9)");
   }
-  const int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads =
+      cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
   at::globalContext().setDeterministicCuDNN(cfg.run.deterministic);
@@ -77,7 +77,8 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
       // Crop the padding of the batch away: metrics see each image at its own size.
       const auto p = pred[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
       const auto l = label[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
-      evaluator.process(p.data_ptr<std::uint8_t>(), l.data_ptr<std::uint8_t>(), static_cast<int>(h), static_cast<int>(w));
+      evaluator.process(p.data_ptr<std::uint8_t>(), l.data_ptr<std::uint8_t>(), static_cast<int>(h),
+                        static_cast<int>(w));
       if (indices[k] < n_examples) {
         kept.push_back(ds.get(indices[k]));
         kept_pred.push_back(p);
@@ -103,9 +104,12 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
       const auto* pp = kept_pred[i].data_ptr<std::uint8_t>();
       for (int y = 0; y < s.image.height; ++y) {
         for (int x = 0; x < s.image.width; ++x) {
-          const auto dst = i * hw + static_cast<std::size_t>(y) * static_cast<std::size_t>(e.width) + static_cast<std::size_t>(x);
-          const auto src = static_cast<std::size_t>(y) * static_cast<std::size_t>(s.image.width) + static_cast<std::size_t>(x);
-          for (int c = 0; c < 3; ++c) e.image[dst * 3 + static_cast<std::size_t>(c)] = s.image.pixels[src * 3 + static_cast<std::size_t>(c)];
+          const auto dst =
+              i * hw + static_cast<std::size_t>(y) * static_cast<std::size_t>(e.width) + static_cast<std::size_t>(x);
+          const auto src =
+              static_cast<std::size_t>(y) * static_cast<std::size_t>(s.image.width) + static_cast<std::size_t>(x);
+          for (int c = 0; c < 3; ++c)
+            e.image[dst * 3 + static_cast<std::size_t>(c)] = s.image.pixels[src * 3 + static_cast<std::size_t>(c)];
           e.label[dst] = s.label.pixels[src];
           e.pred[dst] = pp[src];
         }

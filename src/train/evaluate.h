@@ -31,5 +31,4 @@ RuntimeInfo configure_runtime(const Config& cfg);
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
                           Examples* examples);
 
-
 }  // namespace fcnlab

@@ -35,7 +35,9 @@ std::atomic<bool>& stop_requested() {
 
 namespace {
 
-extern "C" void on_stop_signal(int) { stop_requested().store(true); }
+extern "C" void on_stop_signal(int) {
+  stop_requested().store(true);
+}
 
 // Installs SIGINT/SIGTERM handlers for the duration of a run and restores the previous ones.
 class SignalScope {
@@ -147,7 +149,9 @@ RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& pa
 
 }  // namespace
 
-std::filesystem::path final_weights_path(const RunPaths& paths) { return paths.work_dir / "model-final.pt"; }
+std::filesystem::path final_weights_path(const RunPaths& paths) {
+  return paths.work_dir / "model-final.pt";
+}
 
 TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   const auto wall_start = std::chrono::steady_clock::now();
@@ -194,10 +198,10 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
 
   TrainLoader loader(train_set, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
                      cfg.data.workers);
-  const std::int64_t total = cfg.optim.epochs > 0
-                                 ? std::max<std::int64_t>(1, cfg.optim.epochs * loader.batches_per_epoch() /
-                                                                 cfg.optim.iter_size)
-                                 : cfg.optim.iterations;
+  const std::int64_t total =
+      cfg.optim.epochs > 0
+          ? std::max<std::int64_t>(1, cfg.optim.epochs * loader.batches_per_epoch() / cfg.optim.iter_size)
+          : cfg.optim.iterations;
 
   // Resume or start.
   CheckpointState state;
@@ -233,8 +237,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   };
   auto evaluate_into_curve = [&](std::int64_t step) {
     const EvalResult r = evaluate_model(model, *val_set, cfg, device, nullptr);
-    state.val.push_back({step, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score,
-                         r.boundary_iou});
+    state.val.push_back(
+        {step, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score, r.boundary_iou});
     spdlog::info("val @{}: mean IoU {:.4f} pixel acc {:.4f} BF {:.4f} boundary IoU {:.4f}", step, r.scores.mean_iou,
                  r.scores.pixel_acc, r.bf_score, r.boundary_iou);
     model->train();
@@ -246,8 +250,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
     info.status = status;
     info.message = message;
     info.wall_seconds = wall_now();
-    info.train_img_per_s =
-        state.train_seconds > 0 ? static_cast<double>(state.images_seen) / state.train_seconds : 0.0;
+    info.train_img_per_s = state.train_seconds > 0 ? static_cast<double>(state.images_seen) / state.train_seconds : 0.0;
     RunFileWriter writer(paths.result_file);
     writer.write_info(info);
     writer.append_train(state.train);
@@ -295,13 +298,15 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
 
     if (cfg.eval.every > 0 && it % cfg.eval.every == 0 && it < total) evaluate_into_curve(it);
     const bool stop = stop_requested().load() || (opt.stop_after >= 0 && it >= opt.stop_after);
-    if ((cfg.checkpoint.every > 0 && it % cfg.checkpoint.every == 0 && it < total) || (stop && it < total)) checkpoint();
+    if ((cfg.checkpoint.every > 0 && it % cfg.checkpoint.every == 0 && it < total) || (stop && it < total))
+      checkpoint();
     if (stop && it < total) {
       result.interrupted = true;
       result.iterations_done = it;
       result.wall_seconds = wall_now();
-      result.message = fmt::format("stopped at iteration {}/{}; checkpoint written to {}; run the same command to resume",
-                                   it, total, paths.work_dir.string());
+      result.message =
+          fmt::format("stopped at iteration {}/{}; checkpoint written to {}; run the same command to resume", it, total,
+                      paths.work_dir.string());
       spdlog::warn("{}", result.message);
       return result;
     }
@@ -311,8 +316,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   // Final evaluation on the whole val split, example predictions, the run file.
   Examples examples;
   const EvalResult r = evaluate_model(model, *val_set, cfg, device, &examples);
-  state.val.push_back({total, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score,
-                       r.boundary_iou});
+  state.val.push_back(
+      {total, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score, r.boundary_iou});
   const FinalRecord final = to_final_record(r, class_names(cfg.data));
   save_model_file(model, final_weights_path(paths));
   write_result(RunStatus::finished, "", &final, cfg.eval.examples > 0 ? &examples : nullptr);
@@ -332,7 +337,8 @@ FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) 
   try {
     torch::load(model, options.weights.string());
   } catch (const c10::Error& e) {
-    throw IoError(fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
+    throw IoError(
+        fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
   }
   model->to(rt.device);
   const std::string split = options.split.empty() ? cfg.data.val_split : options.split;

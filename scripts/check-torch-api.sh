@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Compile-checks (syntax only, no link) every translation unit against a newer LibTorch's headers,
+# so API drift between Debian's LibTorch 1.13 (what we build and test with here) and the GPU
+# machine's CUDA LibTorch 2.x shows up on the CPU machine, before a short GPU session is spent on it.
+#
+#   scripts/check-torch-api.sh [dir]    (default dir: .torch-api, ignored by git)
+#
+# Fetches Debian unstable's libtorch-dev (headers only, ~3 MB) from Debian's registry once and
+# unpacks it under <dir>/root (never into /). Only headers are checked, and only the CPU paths: the
+# code behind FCNLAB_WITH_CUDA includes CUDA runtime headers that Debian's main archive lacks.
+# Exit status non-zero when any file fails; the errors are printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-.torch-api}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+root="$dir/root"
+if [ ! -d "$root/usr/include/torch" ]; then
+  mkdir -p "$dir"
+  echo "fetching the libtorch-dev package index of Debian unstable from $mirror"
+  curl -fsS --max-time 120 "$mirror/dists/sid/main/binary-amd64/Packages.xz" -o "$dir/Packages.xz"
+  deb=$(xz -dc "$dir/Packages.xz" | awk '/^Package: libtorch-dev$/ {p=1} p && /^Filename:/ && !done {print $2; done=1}')
+  [ -n "$deb" ] || { echo "check-torch-api: no libtorch-dev in $mirror sid" >&2; exit 2; }
+  echo "fetching $deb"
+  curl -fsS --max-time 300 "$mirror/$deb" -o "$dir/libtorch-dev.deb"
+  dpkg -x "$dir/libtorch-dev.deb" "$root"
+fi
+inc="$root/usr/include"
+version=$(cat "$inc/torch/csrc/api/include/torch/version.h" "$inc/torch/headeronly/version.h" 2>/dev/null | awk -F'"' '/define TORCH_VERSION /{getline; print $2; exit} /define TORCH_VERSION "/{print $2; exit}' || true)
+
+# The other dependencies are the system's (Debian packages), as in the real build.
+# The C++ standard the headers demand, as CMakeLists.txt picks it (2.14 refuses C++17).
+std=c++17
+grep -q '__cplusplus < 202002L' "$inc/torch/csrc/api/include/torch/all.h" && std=c++20
+echo "checking against LibTorch ${version:-unknown} headers in $inc with -std=$std"
+flags=(-std=$std -fsyntax-only -Wall -Wextra -Werror -Wno-error=deprecated-declarations
+       -isystem "$inc" -isystem "$inc/torch/csrc/api/include"
+       -I src -I /usr/include/hdf5/serial -D_GLIBCXX_USE_CXX11_ABI=1)
+# src/ only: that is what the GPU build compiles (FCNLAB_BUILD_TESTS=OFF there). The tests would
+# not compile against 2.14 anyway: its c10 logging defines a CHECK macro that clashes with Catch2's.
+files=$(ls src/*/*.cpp)
+fail=0
+check() {
+  local f=$1; shift
+  if ! out=$(g++ "${flags[@]}" "$@" "$f" 2>&1); then
+    echo "FAIL $f $*"; echo "$out" | grep -E 'error|note: ' | head -20; return 1
+  fi
+  if echo "$out" | grep -q 'deprecated'; then echo "deprecated API in $f:"; echo "$out" | grep -A2 deprecated | head -12; fi
+}
+jobs=$(nproc)
+pids=()
+for f in $files; do
+  (check "$f") &
+  pids+=($!)
+  if [ "${#pids[@]}" -ge "$jobs" ]; then wait "${pids[0]}" || fail=1; pids=("${pids[@]:1}"); fi
+done
+for p in "${pids[@]}"; do wait "$p" || fail=1; done
+[ "$fail" = 0 ] && echo "check-torch-api: all files compile against LibTorch ${version:-?} headers" || echo "check-torch-api: failures above"
+exit "$fail"

@@ -26,6 +26,7 @@ struct RunConfig {
   std::string results_dir = "results";  // root of all result files
   int threads = 0;                      // intra-op threads; 0 = all cores
   LogLevel log_level = LogLevel::info;
+  int log_every = 20;  // training loss read back from the device (and logged) every N iterations
 };
 
 struct DataConfig {

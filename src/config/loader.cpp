@@ -40,6 +40,7 @@ void visit_fields(C& c, V&& v) {
   v("run.results_dir", c.run.results_dir);
   v("run.threads", c.run.threads);
   v("run.log_level", c.run.log_level);
+  v("run.log_every", c.run.log_every);
 
   v("data.root", c.data.root);
   v("data.image_dir", c.data.image_dir);
@@ -382,8 +383,9 @@ const std::vector<std::string>& config_keys() {
 
 const std::vector<std::string>& unhashed_keys() {
   // Output locations, labels and execution resources: they never change what is computed.
-  static const std::vector<std::string> keys{"checkpoint.every", "checkpoint.keep", "data.workers",    "run.experiment",
-                                             "run.log_level",    "run.name",        "run.results_dir", "run.threads"};
+  static const std::vector<std::string> keys{"checkpoint.every", "checkpoint.keep", "data.workers",
+                                             "run.experiment",   "run.log_every",   "run.log_level",
+                                             "run.name",         "run.results_dir", "run.threads"};
   return keys;
 }
 
@@ -533,6 +535,7 @@ void validate_impl(const Config& c, const Origins* origins) {
   const Validator v(c, origins);
   v.check(c.run.seed >= 0, "run.seed", "must be >= 0");
   v.check(c.run.threads >= 0, "run.threads", "must be >= 0 (0 = all cores)");
+  v.check(c.run.log_every >= 1, "run.log_every", "must be >= 1");
   v.check(!c.run.experiment.empty() && c.run.experiment.find('/') == std::string::npos, "run.experiment",
           "must be a non-empty name without '/'");
   v.check(!c.run.results_dir.empty(), "run.results_dir", "must not be empty");

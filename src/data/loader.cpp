@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -15,7 +16,7 @@
 
 namespace fcnlab {
 
-Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids) {
+Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids, bool pinned) {
   if (samples.empty()) throw DataError("collate: empty batch");
   std::int64_t h = 0, w = 0;
   for (const auto& s : samples) {
@@ -24,8 +25,8 @@ Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids) {
   }
   const auto b = static_cast<std::int64_t>(samples.size());
   Batch out;
-  out.images = torch::zeros({b, 3, h, w}, torch::kFloat32);
-  out.labels = torch::full({b, h, w}, 255, torch::kInt64);
+  out.images = torch::zeros({b, 3, h, w}, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(pinned));
+  out.labels = torch::full({b, h, w}, 255, torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pinned));
   for (std::int64_t i = 0; i < b; ++i) {
     const auto& s = samples[static_cast<std::size_t>(i)];
     out.images[i].slice(1, 0, s.image.size(1)).slice(2, 0, s.image.size(2)).copy_(s.image);
@@ -49,6 +50,7 @@ struct TrainLoader::Impl {
   int batch = 1;
   std::uint64_t seed = 0;
   int workers = 0;
+  std::atomic<bool> pinned{false};
   std::int64_t bpe = 0;
   std::int64_t epoch = 0, index = 0;
 
@@ -74,7 +76,7 @@ struct TrainLoader::Impl {
       samples.push_back(augment_sample(raw, cfg, rng));
       ids.push_back(raw.id);
     }
-    return collate(std::move(samples), std::move(ids));
+    return collate(std::move(samples), std::move(ids), pinned.load());
   }
 
   void worker_loop() {
@@ -171,6 +173,9 @@ std::int64_t TrainLoader::index_in_epoch() const {
 }
 std::int64_t TrainLoader::batches_per_epoch() const {
   return impl_->bpe;
+}
+void TrainLoader::set_pin_memory(bool pinned) {
+  impl_->pinned.store(pinned);
 }
 
 void TrainLoader::seek(std::int64_t epoch, std::int64_t index_in_epoch) {

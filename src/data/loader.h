@@ -22,8 +22,9 @@ struct Batch {
 };
 
 // Stacks samples, padding each to the largest height and width in the batch (image 0 after
-// normalisation, label 255), at the bottom/right.
-Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids);
+// normalisation, label 255), at the bottom/right. With `pinned`, the batch is in page-locked host
+// memory (CUDA builds only), so copies to the GPU can be asynchronous.
+Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids, bool pinned = false);
 
 // The dataset indices of epoch `epoch`, in training order.
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch);
@@ -42,6 +43,8 @@ class TrainLoader {
   std::int64_t index_in_epoch() const;
   void seek(std::int64_t epoch, std::int64_t index_in_epoch);  // resume exactly where a checkpoint was
   std::int64_t batches_per_epoch() const;                      // drops the last incomplete batch
+  // Batches built from now on are in pinned host memory (set when training on CUDA).
+  void set_pin_memory(bool pinned);
 
  private:
   struct Impl;

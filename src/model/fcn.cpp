@@ -182,7 +182,8 @@ torch::Tensor FCNImpl::forward(torch::Tensor x) {
     }
   }
   score = final_up->forward(score);
-  return crop(score, plan_.final_crop_offset, H, W, plan_.final_name).contiguous();
+  // A view into the padded score map: the loss reads it in place (no copy of [B,C,H,W]).
+  return crop(score, plan_.final_crop_offset, H, W, plan_.final_name);
 }
 
 FCN make_fcn(const ModelConfig& cfg, int num_classes) {

@@ -123,6 +123,8 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
     archive.write("images_seen", scalar_i64(s.images_seen));
     archive.write("train_curve", train_tensor(s.train));
     archive.write("val_curve", val_tensor(s.val));
+    if (!s.loss_scaler.empty())
+      archive.write("loss_scaler", torch::tensor(s.loss_scaler, torch::TensorOptions().dtype(torch::kFloat64)));
     archive.write("rng_cpu", generator_state(at::detail::getDefaultCPUGenerator()));
     if (torch::cuda::is_available())
       archive.write("rng_cuda", generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA))));
@@ -172,7 +174,11 @@ CheckpointState load_checkpoint(const std::filesystem::path& file, FCN& model, t
     for (std::int64_t r = 0; r < val.size(0); ++r)
       s.val.push_back({static_cast<std::int64_t>(v[r][0]), v[r][1], v[r][2], v[r][3], v[r][4], v[r][5], v[r][6]});
     set_generator_state(at::detail::getDefaultCPUGenerator(), read("rng_cpu"));
-    torch::Tensor t;
+    torch::Tensor scaler, t;
+    if (archive.try_read("loss_scaler", scaler)) {
+      const auto c = scaler.to(torch::kFloat64).contiguous();
+      s.loss_scaler.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    }
     if (torch::cuda::is_available() && archive.try_read("rng_cuda", t))
       set_generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA)), t);
   } catch (const c10::Error& e) {

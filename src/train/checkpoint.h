@@ -22,7 +22,8 @@ struct CheckpointState {
   double wall_seconds = 0;   // time spent before this checkpoint (all sessions)
   double train_seconds = 0;  // time spent in training steps
   std::int64_t images_seen = 0;
-  std::vector<TrainPoint> train;  // curves so far
+  std::vector<double> loss_scaler;  // fp16 loss scaler (LossScaler::state); empty without fp16
+  std::vector<TrainPoint> train;    // curves so far
   std::vector<ValPoint> val;
 };
 

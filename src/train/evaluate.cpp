@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "data/loader.h"
+#include "train/device.h"
 
 namespace fcnlab {
 
@@ -28,14 +29,12 @@ RuntimeInfo configure_runtime(const Config& cfg) {
       rt.device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
       break;
   }
-  if (rt.device.is_cpu()) {
-    if (cfg.optim.amp != Amp::off)
-      throw ConfigError(fmt::format("optim.amp = \"{}\" needs CUDA; this run is on the CPU (set optim.amp = \"off\")",
-                                    to_string(cfg.optim.amp)));
-    if (cfg.optim.channels_last) throw ConfigError("optim.channels_last = true needs CUDA; this run is on the CPU");
-  } else if (cfg.optim.amp != Amp::off || cfg.optim.channels_last) {
-    throw ConfigError("optim.amp and optim.channels_last are not implemented yet (GPU speed work, issue 9)");
-  }
+  // optim.amp = "bf16" and optim.channels_last work on both devices; fp16 (autocast + loss
+  // scaling) is CUDA-only in LibTorch.
+  if (rt.device.is_cpu() && cfg.optim.amp == Amp::fp16)
+    throw ConfigError(
+        "optim.amp = \"fp16\" needs CUDA (LibTorch's CPU autocast and loss scaling are bf16-only); "
+        "this run is on the CPU: use optim.amp = \"bf16\" or \"off\"");
   const int threads =
       cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
@@ -68,7 +67,13 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
   std::vector<torch::Tensor> kept_pred;
   for (const auto& indices : val_batches(ds.size(), cfg.data.val_batch)) {
     const Batch batch = load_val_batch(ds, indices, cfg.data);
-    const auto pred = model->forward(batch.images.to(device)).argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
+    torch::Tensor logits;
+    {
+      // The training precision and layout (optim.amp, optim.channels_last) for evaluation too.
+      AutocastScope autocast(device, cfg.optim.amp);
+      logits = model->forward(images_to_device(batch.images, device, cfg.optim.channels_last));
+    }
+    const auto pred = logits.argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
     const auto label = batch.labels.to(torch::kUInt8).contiguous();
     for (std::size_t k = 0; k < indices.size(); ++k) {
       const auto header = read_jpeg_header(ds.image_path(indices[k]));

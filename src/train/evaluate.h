@@ -21,8 +21,8 @@ struct RuntimeInfo {
   std::string torch_version, cuda_version, cudnn_version;
 };
 
-// Resolves run.device (ConfigError when CUDA is asked for but absent, or a CUDA-only option is
-// set on CPU), sets the intra-op thread count (run.threads, 0 = all cores), seeds the RNGs and
+// Resolves run.device (ConfigError when CUDA is asked for but absent, or optim.amp = "fp16" is
+// set on the CPU), sets the intra-op thread count (run.threads, 0 = all cores), seeds the RNGs and
 // applies run.deterministic.
 RuntimeInfo configure_runtime(const Config& cfg);
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <ctime>
+#include <optional>
 
 #include "config/loader.h"
 #include "core/error.h"
@@ -25,6 +26,7 @@
 #include "train/evaluate.h"
 #include "train/run_lock.h"
 #include "train/schedule.h"
+#include "train/step.h"
 
 namespace fcnlab {
 
@@ -193,11 +195,16 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
   FCN model = make_fcn(cfg.model, num_classes);
   model->to(device);
-  auto optimizer = make_optimizer(cfg.optim, trainable_parameters(model));
+  if (cfg.optim.channels_last) to_channels_last(*model);
+  const std::vector<torch::Tensor> params = trainable_parameters(model);
+  auto optimizer = make_optimizer(cfg.optim, params);
   const auto loss_fn = make_loss(cfg.loss, num_classes, class_weights_for(cfg, *train_set));
+  LossScaler scaler(device, cfg.optim.amp == Amp::fp16);
+  const StepSettings step_settings{device, cfg.optim.amp, cfg.optim.channels_last};
 
   TrainLoader loader(train_set, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
                      cfg.data.workers);
+  loader.set_pin_memory(device.is_cuda());
   const std::int64_t total =
       cfg.optim.epochs > 0
           ? std::max<std::int64_t>(1, cfg.optim.epochs * loader.batches_per_epoch() / cfg.optim.iter_size)
@@ -211,6 +218,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
     spdlog::info("starting from scratch (--restart; {} iterations)", total);
   } else if (auto ckpt = latest_checkpoint(paths.work_dir)) {
     state = load_checkpoint(*ckpt, model, *optimizer);
+    scaler.load_state(state.loss_scaler);
+    if (cfg.optim.channels_last) to_channels_last(*model);  // loading replaced the tensors' storage
     if (state.config_hash != config_hash_hex(cfg))
       throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
                                 ckpt->string(), state.config_hash, config_hash_hex(cfg)));
@@ -230,6 +239,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
     return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   };
   auto checkpoint = [&] {
+    state.loss_scaler = scaler.state();
     state.loader_epoch = loader.epoch();
     state.loader_index = loader.index_in_epoch();
     state.wall_seconds = wall_now();
@@ -260,46 +270,87 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
     writer.commit();
   };
 
+  // Step losses stay on the device until a log point (every run.log_every iterations, and before
+  // an evaluation, a checkpoint or the end): reading one back each step would make the host wait
+  // for the GPU every step. Divergence is therefore noticed at the next log point.
+  struct PendingStep {
+    std::int64_t iteration;
+    double lr;
+    torch::Tensor loss;
+  };
+  std::vector<PendingStep> pending;
+  auto interval_start = std::chrono::steady_clock::now();
+  std::optional<std::pair<PendingStep, double>> bad;  // first step whose loss was not finite
+  // Reads the pending losses back (one synchronisation), records them, and returns false when one
+  // was not finite. The time since the last log point is spread over its steps.
+  auto flush = [&]() -> bool {
+    if (pending.empty()) return true;
+    std::vector<torch::Tensor> losses;
+    losses.reserve(pending.size());
+    for (const auto& p : pending) losses.push_back(p.loss.reshape({1}));
+    const auto host = torch::cat(losses).to(torch::kCPU, torch::kFloat64).contiguous();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
+    const auto images = static_cast<double>(pending.size()) * cfg.optim.batch_size * cfg.optim.iter_size;
+    const double ips = seconds > 0 ? images / seconds : 0.0;
+    state.train_seconds += seconds;
+    const double* v = host.data_ptr<double>();
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (!std::isfinite(v[i])) {
+        bad.emplace(pending[i], v[i]);
+        pending.clear();
+        return false;
+      }
+      state.train.push_back({pending[i].iteration, v[i], pending[i].lr, ips});
+    }
+    progress.update(pending.back().iteration,
+                    fmt::format("loss {:.4f} lr {:.3g} {:.1f} img/s", v[pending.size() - 1], pending.back().lr, ips));
+    pending.clear();
+    interval_start = std::chrono::steady_clock::now();
+    return true;
+  };
+  auto diverge = [&]() {
+    const std::int64_t at = bad->first.iteration;
+    result.status = RunStatus::diverged;
+    result.message = fmt::format("loss became {} at iteration {} (lr {:.3g})", bad->second, at, bad->first.lr);
+    spdlog::error("run {} diverged: {}", paths.run_id, result.message);
+    state.iteration = at - 1;
+    write_result(RunStatus::diverged, result.message, nullptr, nullptr);
+    remove_checkpoints(paths.work_dir);
+    result.iterations_done = at - 1;
+    result.wall_seconds = wall_now();
+    return result;
+  };
+
   model->train();
   std::int64_t it = state.iteration;
   while (it < total) {
-    const auto step_start = std::chrono::steady_clock::now();
     const double lr = learning_rate(cfg.optim, it, total);
     set_lr(*optimizer, lr);
     optimizer->zero_grad();
-    double step_loss = 0;
+    torch::Tensor step_loss;
     for (int k = 0; k < cfg.optim.iter_size; ++k) {
-      Batch batch = loader.next();
-      auto images = batch.images.to(device, /*non_blocking=*/true);
-      auto labels = batch.labels.to(device, /*non_blocking=*/true);
-      auto loss = (*loss_fn)(model->forward(images), labels) / cfg.optim.iter_size;
-      loss.backward();
-      step_loss += loss.item<double>();
-      state.images_seen += images.size(0);
+      const Batch batch = loader.next();
+      const auto loss =
+          forward_backward(model, *loss_fn, batch.images, batch.labels, step_settings, scaler, cfg.optim.iter_size);
+      step_loss = step_loss.defined() ? step_loss + loss : loss;
+      state.images_seen += batch.images.size(0);
     }
-    if (!std::isfinite(step_loss)) {
-      result.status = RunStatus::diverged;
-      result.message = fmt::format("loss became {} at iteration {} (lr {:.3g})", step_loss, it + 1, lr);
-      spdlog::error("run {} diverged: {}", paths.run_id, result.message);
-      write_result(RunStatus::diverged, result.message, nullptr, nullptr);
-      remove_checkpoints(paths.work_dir);
-      result.iterations_done = it;
-      result.wall_seconds = wall_now();
-      return result;
-    }
-    optimizer->step();
+    // fp16: steps with inf/NaN gradients are skipped and the loss scale lowered (LossScaler).
+    scaler.step(*optimizer, params);
     ++it;
-    const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-    state.train_seconds += step_s;
-    const double ips = static_cast<double>(cfg.optim.batch_size * cfg.optim.iter_size) / step_s;
-    state.train.push_back({it, step_loss, lr, ips});
     state.iteration = it;
-    progress.update(it, fmt::format("loss {:.4f} lr {:.3g} {:.1f} img/s", step_loss, lr, ips));
+    pending.push_back({it, lr, step_loss});
 
-    if (cfg.eval.every > 0 && it % cfg.eval.every == 0 && it < total) evaluate_into_curve(it);
+    const bool eval_now = cfg.eval.every > 0 && it % cfg.eval.every == 0 && it < total;
     const bool stop = stop_requested().load() || (opt.stop_after >= 0 && it >= opt.stop_after);
-    if ((cfg.checkpoint.every > 0 && it % cfg.checkpoint.every == 0 && it < total) || (stop && it < total))
-      checkpoint();
+    const bool checkpoint_now =
+        (cfg.checkpoint.every > 0 && it % cfg.checkpoint.every == 0 && it < total) || (stop && it < total);
+    if (it % cfg.run.log_every == 0 || eval_now || checkpoint_now || stop || it == total) {
+      if (!flush()) return diverge();
+    }
+    if (eval_now) evaluate_into_curve(it);
+    if (checkpoint_now) checkpoint();
+    if (eval_now || checkpoint_now) interval_start = std::chrono::steady_clock::now();
     if (stop && it < total) {
       result.interrupted = true;
       result.iterations_done = it;
@@ -341,6 +392,7 @@ FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) 
         fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
   }
   model->to(rt.device);
+  if (cfg.optim.channels_last) to_channels_last(*model);
   const std::string split = options.split.empty() ? cfg.data.val_split : options.split;
   const VocSegmentation ds(cfg.data.root, cfg.data.image_dir, cfg.data.label_dir,
                            read_split_list(split_list_path(cfg.data, split)));

@@ -1,0 +1,26 @@
+#pragma once
+// One training step's forward and backward, shared by the trainer and `fcnlab bench train` so the
+// benchmark times exactly what training runs.
+#include <torch/torch.h>
+
+#include "config/enums.h"
+#include "loss/loss.h"
+#include "model/fcn.h"
+#include "train/device.h"
+
+namespace fcnlab {
+
+struct StepSettings {
+  torch::Device device{torch::kCPU};
+  Amp amp = Amp::off;
+  bool channels_last = false;
+};
+
+// Moves the batch to the device (asynchronously from pinned memory, in the model's layout), runs
+// the forward pass under autocast, the loss in fp32 divided by `divide` (iter_size), and the
+// backward pass through `scaler`. Returns the loss, detached and still on the device: nothing is
+// read back, so the host can queue the next step while the GPU works.
+torch::Tensor forward_backward(FCN& model, const Loss& loss, const torch::Tensor& images, const torch::Tensor& labels,
+                               const StepSettings& settings, const LossScaler& scaler, double divide = 1.0);
+
+}  // namespace fcnlab

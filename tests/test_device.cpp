@@ -1,0 +1,153 @@
+// Tests of src/train/device and src/train/step: autocast scopes, channels-last layout, the shared
+// forward/backward of a step, the fp16 loss-scaler state in checkpoints.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "config/loader.h"
+#include "core/error.h"
+#include "helpers.h"
+#include "loss/loss.h"
+#include "model/fcn.h"
+#include "train/checkpoint.h"
+#include "train/device.h"
+#include "train/step.h"
+
+using namespace fcnlab;
+using fcnlab::test::TempDir;
+
+namespace {
+const torch::Device kCpu{torch::kCPU};
+
+Config toy_config(const std::vector<std::string>& overrides = {}) {
+  return load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, overrides);
+}
+}  // namespace
+
+TEST_CASE("AutocastScope runs convolutions in bf16 inside and restores fp32 after", "[device]") {
+  torch::manual_seed(0);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1));
+  const auto x = torch::randn({2, 3, 8, 8});
+  const auto ref = conv->forward(x).detach();
+  CHECK(ref.scalar_type() == torch::kFloat32);
+  {
+    AutocastScope scope(kCpu, Amp::bf16);
+    const auto y = conv->forward(x);
+    CHECK(y.scalar_type() == torch::kBFloat16);
+    CHECK(conv->weight.scalar_type() == torch::kFloat32);  // parameters stay fp32
+    {
+      AutocastScope inner(kCpu, Amp::off);  // off: leaves the enclosing scope alone
+      CHECK(conv->forward(x).scalar_type() == torch::kBFloat16);
+    }
+    // bf16 result close to fp32 (8 mantissa bits).
+    CHECK(torch::allclose(y.to(torch::kFloat32), ref, 0.05, 0.05));
+  }
+  CHECK(conv->forward(x).scalar_type() == torch::kFloat32);
+  {
+    AutocastScope off(kCpu, Amp::off);
+    CHECK(conv->forward(x).scalar_type() == torch::kFloat32);
+  }
+  CHECK_THROWS_AS(AutocastScope(kCpu, Amp::fp16), ConfigError);
+  CHECK_THROWS_AS(LossScaler(kCpu, true), ConfigError);
+}
+
+TEST_CASE("channels-last FCN: 4-D weights in NHWC, same outputs and gradients as the NCHW model", "[device]") {
+  for (const char* skip : {"model.skip=8", "model.skip=32"}) {
+    for (const char* up : {"model.upsample=learned", "model.upsample=bilinear"}) {
+      const Config cfg = toy_config({skip, up, "model.padding=caffe"});
+      torch::manual_seed(1);
+      FCN a = make_fcn(cfg.model, cfg.data.num_classes);
+      FCN b = make_fcn(cfg.model, cfg.data.num_classes);
+      {
+        torch::NoGradGuard no_grad;
+        auto pa = a->parameters(), pb = b->parameters();
+        for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i] + 0.01 * torch::randn_like(pa[i]));
+        for (std::size_t i = 0; i < pa.size(); ++i) pa[i].copy_(pb[i]);
+      }
+      const auto before = b->parameters();
+      to_channels_last(*b);
+      const auto after = b->parameters();
+      int four_d = 0;
+      for (std::size_t i = 0; i < after.size(); ++i) {
+        CHECK(after[i].is_same(before[i]));  // the same tensors: an optimiser holding them still works
+        if (after[i].dim() == 4) {
+          ++four_d;
+          CHECK(after[i].is_contiguous(c10::MemoryFormat::ChannelsLast));
+        }
+      }
+      CHECK(four_d > 10);
+      for (const auto& buf : b->buffers())
+        if (buf.dim() == 4) CHECK(buf.is_contiguous(c10::MemoryFormat::ChannelsLast));
+      a->eval();
+      b->eval();
+      const auto x = torch::randn({2, 3, 37, 45});
+      const auto ya = a->forward(x);
+      const auto yb = b->forward(images_to_device(x, kCpu, true));
+      REQUIRE(ya.sizes() == yb.sizes());
+      CHECK(torch::allclose(ya, yb, 1e-4, 1e-4));
+      ya.square().sum().backward();
+      yb.square().sum().backward();
+      const auto ga = a->parameters(), gb = b->parameters();
+      for (std::size_t i = 0; i < ga.size(); ++i)
+        if (ga[i].grad().defined()) CHECK(torch::allclose(ga[i].grad(), gb[i].grad(), 1e-3, 1e-4));
+    }
+  }
+}
+
+TEST_CASE("forward_backward: the loss of the model's logits, on the device, with gradients", "[device]") {
+  const Config cfg = toy_config();
+  torch::manual_seed(2);
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  model->train();
+  const auto loss = make_loss(cfg.loss, cfg.data.num_classes);
+  const auto x = torch::randn({2, 3, 32, 32});
+  auto y = torch::randint(0, cfg.data.num_classes, {2, 32, 32}, torch::kInt64);
+  y.index_put_({0, 0}, 255);
+  const LossScaler no_scaling(kCpu, false);
+  // Dropout off so both passes see the same network.
+  model->eval();
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = (*loss)(model->forward(x), y) / 4.0;
+  }
+  const auto l = forward_backward(model, *loss, x, y, StepSettings{kCpu, Amp::off, false}, no_scaling, 4.0);
+  CHECK_FALSE(l.requires_grad());
+  CHECK(l.dim() == 0);
+  CHECK(l.item<double>() == Approx(expected.item<double>()).epsilon(1e-6));
+  double grad_norm = 0;
+  for (const auto& p : trainable_parameters(model))
+    if (p.grad().defined()) grad_norm += p.grad().square().sum().item<double>();
+  CHECK(grad_norm > 0);
+  // Under bf16 autocast the loss is still computed (and returned) in fp32.
+  const auto lb = forward_backward(model, *loss, x, y, StepSettings{kCpu, Amp::bf16, true}, no_scaling, 4.0);
+  CHECK(lb.scalar_type() == torch::kFloat32);
+  CHECK(lb.item<double>() == Approx(expected.item<double>()).epsilon(0.05));
+}
+
+TEST_CASE("checkpoints keep the fp16 loss-scaler state, and none when there is none", "[device]") {
+  const Config cfg = toy_config();
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  torch::optim::SGD opt(trainable_parameters(model), torch::optim::SGDOptions(0.1));
+  TempDir dir;
+  CheckpointState s;
+  s.iteration = 3;
+  s.config_hash = "abc";
+  s.loss_scaler = {32768.0, 17.0};
+  save_checkpoint(dir.path(), model, opt, s, 2);
+  auto back = load_checkpoint(dir / "ckpt-000000003.pt", model, opt);
+  CHECK(back.loss_scaler == std::vector<double>{32768.0, 17.0});
+  s.iteration = 4;
+  s.loss_scaler.clear();
+  save_checkpoint(dir.path(), model, opt, s, 2);
+  back = load_checkpoint(dir / "ckpt-000000004.pt", model, opt);
+  CHECK(back.loss_scaler.empty());
+}
+
+TEST_CASE("peak device memory is unknown on the CPU; synchronize is a no-op there", "[device]") {
+  reset_peak_memory(kCpu);
+  synchronize(kCpu);
+  const DeviceMemory m = peak_memory(kCpu);
+  CHECK_FALSE(m.known);
+  CHECK(m.peak_allocated_mib == 0);
+}

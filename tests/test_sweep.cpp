@@ -117,7 +117,7 @@ TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]"
   REQUIRE(run_fcnlab("make-toy --out " + toy.string() + " --train 32 --val 8").exit_code == 0);
   const std::string args = "sweep --config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
                            " --name e2e model.skip=32,8 model.fusion=sum,concat optim.iterations=12 eval.every=0 "
-                           "run.threads=2 data.root=" +
+                           "run.threads=1 data.root=" +
                            toy.string() + " run.results_dir=" + (dir / "res").string();
   const auto dry = run_fcnlab(args + " --dry-run");
   CHECK(dry.exit_code == 0);

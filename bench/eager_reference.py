@@ -100,11 +100,14 @@ def main():
     p.add_argument("--skip", type=int, default=8, choices=(32, 16, 8))
     p.add_argument("--classes", type=int, default=21)
     p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--fc", type=int, default=4096, help="fc6/fc7 channels at width 1 (fcnlab's model.fc_channels)")
     p.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
-    p.add_argument("--compile-mode", default="max-autotune-no-cudagraphs")
-    p.add_argument("--iters", type=int, default=30)
+    p.add_argument("--compile-mode", default="default",
+                   help="torch.compile mode (default, reduce-overhead = CUDA graphs, max-autotune: minutes to compile)")
+    p.add_argument("--iters", type=int, default=20, help="steps per timed repeat")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     p.add_argument("--warmup", type=int, default=5)
     a = p.parse_args()
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -114,14 +117,17 @@ def main():
 
     def run(compiled):
         torch.manual_seed(0)
-        model = FCN(a.skip, a.classes, a.width).to(dev)
+        model = FCN(a.skip, a.classes, a.width, a.fc).to(dev)
         fmt = torch.channels_last if a.channels_last else torch.contiguous_format
         model = model.to(memory_format=fmt)
         opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
         x = torch.randn(a.batch, 3, a.size, a.size, device=dev).to(memory_format=fmt)
         t = torch.randint(0, a.classes, (a.batch, a.size, a.size), device=dev)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.amp)
-        scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
+        if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+            scaler = torch.amp.GradScaler(dev.type, enabled=a.amp == "fp16")
+        else:
+            scaler = torch.cuda.amp.GradScaler(enabled=a.amp == "fp16")
 
         def step():
             opt.zero_grad(set_to_none=True)
@@ -132,25 +138,38 @@ def main():
             scaler.update()
 
         fwd = torch.compile(model, mode=a.compile_mode) if compiled else model
-        times = []
-        for i in range(a.warmup + a.iters):
+
+        def sync():
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+
+        # As `fcnlab bench train`: warm-up, then each repeat times `iters` steps between two
+        # synchronisations (the host may queue ahead, as in training); the median repeat counts.
+        for _ in range(a.warmup):
             step()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            if i >= a.warmup:
-                times.append(time.perf_counter() - t0)
+        sync()
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(a.repeats):
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(a.iters):
+                step()
+            sync()
+            times.append((time.perf_counter() - t0) / a.iters)
         ms = statistics.median(times) * 1000
-        peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
+        peak = round(torch.cuda.max_memory_allocated() / 2**20) if dev.type == "cuda" else None
         return {"mode": "torch.compile" if compiled else "eager", "device": str(dev), "torch": torch.__version__,
                 "batch": a.batch, "size": a.size, "amp": a.amp, "channels_last": a.channels_last,
-                "ms_per_step": round(ms, 2), "img_per_s": round(1000 * a.batch / ms, 1), "peak_gib": round(peak, 2)}
+                "ms_per_step": round(ms, 3), "img_per_s": round(1000 * a.batch / ms, 2), "peak_device_mib": peak}
 
-    print(json.dumps(run(False)))
+    print(json.dumps(run(False)), flush=True)
     if a.compile:
-        print(json.dumps(run(True)))
+        if hasattr(torch, "compile"):
+            print(json.dumps(run(True)))
+        else:
+            print(json.dumps({"mode": "torch.compile", "error": f"torch.compile needs PyTorch 2 (this is {torch.__version__})"}))
 
 
 if __name__ == "__main__":

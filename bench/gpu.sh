@@ -1,43 +1,108 @@
 #!/usr/bin/env bash
 # One command for a GPU device call (issue 9): build against the machine's CUDA LibTorch, check
-# correctness on CUDA, then time fcnlab against eager PyTorch and torch.compile on the same GPU,
-# printing the side-by-side table last. Carry .gpu-debs (see scripts/build-gpu.sh).
-#   bench/gpu.sh [iters]
-# NOTE: written on a CPU-only session and not yet run on a GPU; fcnlab's optim.amp /
-# optim.channels_last are not implemented yet, so the bf16 row has no fcnlab figure.
+# correctness on CUDA, then time fcnlab against eager PyTorch and torch.compile on the same GPU in
+# the same call, printing the side-by-side table last. Carry .gpu-debs (scripts/build-gpu.sh).
+#   bench/gpu.sh [iters]        (logs and JSON figures go to $OUT when set, else a temp dir)
+#   bench/gpu.sh --cpu-smoke    the same script on the CPU with the build/ binary, a width-1/16
+#                               network and tiny sizes: checks the script itself, not speed
+# Written on a CPU-only machine: the script ran there in --cpu-smoke mode (fcnlab on LibTorch
+# 1.13, bench/eager_reference.py on Debian's PyTorch 1.13), but not yet on a GPU.
 set -uo pipefail
-iters=${1:-30}
+smoke=false
+[ "${1:-}" = "--cpu-smoke" ] && { smoke=true; shift; }
+iters=${1:-20}
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-log=$(mktemp -d)
-echo "== build"
-if ! scripts/build-gpu.sh build-gpu >"$log/build.log" 2>&1; then tail -40 "$log/build.log"; exit 1; fi
-export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-F=build-gpu/src/cli/fcnlab
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-echo "build: $(( $(date +%s) - start )) s"
+log=${OUT:-$(mktemp -d)}
+mkdir -p "$log"
+elapsed() { echo "$(( $(date +%s) - start )) s"; }
+if $smoke; then
+  F=build/src/cli/fcnlab; dev=cpu; iters=2; its=20
+  b1="--batch 1 --size 100"; b16="--batch 2 --size 64"; crop=64; small="model.width=0.0625 model.fc_channels=64"
+  pysmall="--width 0.0625 --fc 64"
+  echo "build" >"$log/build.log"
+else
+  echo "== build (logs in $log)"
+  if ! scripts/build-gpu.sh build-gpu >"$log/build.log" 2>&1; then tail -40 "$log/build.log"; exit 1; fi
+  export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  F=build-gpu/src/cli/fcnlab; dev=cuda; its=200
+  b1="--batch 1 --size 500"; b16="--batch 16 --size 512"; crop=512; small=""; pysmall=""
+fi
+card=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | head -1)
+grep -E "fcnlab: LibTorch" "$log/build.log" | sed 's/^-- //'
+echo "card: ${card:-unknown}; build done at $(elapsed)"
 
-echo "== correctness: toy training on CUDA vs CPU (mean IoU within 0.05), deterministic CUDA twice identical"
+echo "== correctness: toy training on CUDA vs the CPU (mean IoU within 0.05); deterministic CUDA twice identical"
 $F make-toy --out "$log/toy" >/dev/null
-common="--config configs/toy.toml data.root=$log/toy optim.iterations=200 eval.every=0"
+common="--config configs/toy.toml data.root=$log/toy optim.iterations=$its eval.every=0 run.threads=0"
 miou() { $F show --no-config "$1" | awk '$1 == "mean_iou" {print $2}'; }
-$F train $common run.device=cuda run.deterministic=false run.results_dir="$log/cuda" >"$log/cuda.log" 2>&1 || { tail -20 "$log/cuda.log"; exit 1; }
-$F train $common run.device=cpu run.results_dir="$log/cpu" >"$log/cpu.log" 2>&1 || { tail -20 "$log/cpu.log"; exit 1; }
-a=$(miou "$(ls "$log"/cuda/adhoc/*.h5)"); b=$(miou "$(ls "$log"/cpu/adhoc/*.h5)")
-echo "toy mean IoU: cuda $a, cpu $b"
-python3 -c "import sys; sys.exit(0 if abs($a-$b) <= 0.05 else 1)" && echo "PASS: within 0.05" || echo "FAIL: differ by more than 0.05"
-$F train $common run.device=cuda run.deterministic=true run.results_dir="$log/det" >"$log/det.log" 2>&1 || { tail -20 "$log/det.log"; exit 1; }
-if $F rerun "$(ls "$log"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then echo "PASS: deterministic CUDA rerun identical"; else tail -15 "$log/rerun.log"; echo "FAIL: deterministic CUDA rerun differs"; fi
+train() {  # name, overrides...
+  local name=$1; shift
+  if ! $F train $common run.results_dir="$log/$name" "$@" >"$log/$name.log" 2>&1; then
+    { echo "FAIL: $name training failed:"; tail -15 "$log/$name.log"; } >&2; return 1
+  fi
+  miou "$(ls "$log/$name"/adhoc/*.h5)"
+}
+cpu=$(train cpu run.device=cpu)
+echo "toy mean IoU, cpu fp32: ${cpu:-n/a}"
+variants=("cuda run.device=$dev" "cuda_bf16 run.device=$dev optim.amp=bf16 optim.channels_last=true")
+$smoke || variants+=("cuda_fp16 run.device=cuda optim.amp=fp16")
+for variant in "${variants[@]}"; do
+  set -- $variant
+  name=$1; shift
+  v=$(train "$name" "$@")
+  verdict=$(python3 -c "import sys; print('PASS' if abs(float('$v' or 'nan') - float('$cpu' or 'nan')) <= 0.05 else 'FAIL')")
+  echo "toy mean IoU, $name ($*): ${v:-n/a}: $verdict (within 0.05 of the CPU)"
+done
+if v=$(train det run.device=$dev run.deterministic=true) && \
+   $F rerun "$(ls "$log"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then
+  echo "PASS: deterministic CUDA run (mean IoU $v) reran identically"
+else
+  tail -15 "$log/rerun.log" 2>/dev/null; echo "FAIL: deterministic CUDA rerun differs or failed"
+fi
+echo "correctness done at $(elapsed)"
 
-echo "== timing ($iters steps after warm-up, median)"
-fcn() { $F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda --iters "$iters" "$@" 2>&1 | awk '/ms\/step/ {print $4}'; }
-py() { python3 bench/eager_reference.py --iters "$iters" "$@" | python3 -c 'import json,sys; [print(json.loads(l)["img_per_s"]) for l in sys.stdin]'; }
-f1=$(fcn --batch 1 --size 500); p1=($(py --batch 1 --size 500 --compile --compile-mode reduce-overhead))
-f2=$($F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda optim.amp=bf16 optim.channels_last=true --batch 16 --size 512 --iters "$iters" 2>&1 | awk '/ms\/step/ {print $4}')
-p2=($(py --batch 16 --size 512 --amp bf16 --channels-last --compile))
+echo "== timing: $iters steps per repeat, median of 3 repeats, same GPU, same call"
+bench() {  # name, fcnlab bench train args...
+  local name=$1; shift
+  $F bench train --config configs/fcn8s.toml model.pretrained= run.device=$dev $small --iters "$iters" --repeats 3 \
+    --json "$@" >"$log/$name.json" 2>"$log/$name.err" || { tail -5 "$log/$name.err"; echo '{}' >"$log/$name.json"; }
+}
+field() { python3 -c "import json; v=json.load(open('$1')).get('$2'); print('n/a' if v is None else v)" 2>/dev/null || echo n/a; }
+py() {  # name, eager_reference args...
+  local name=$1; shift
+  python3 bench/eager_reference.py --iters "$iters" --repeats 3 $pysmall "$@" >"$log/$name.jsonl" 2>"$log/$name.err" || tail -5 "$log/$name.err"
+}
+pyfield() { python3 -c "import json; r=[json.loads(l) for l in open('$1')]; print(r[$2]['$3'] if len(r) > $2 else 'n/a')" 2>/dev/null || echo n/a; }
+
+bench f1 $b1
+py p1 $b1 --compile --compile-mode reduce-overhead
+echo "batch 1 done at $(elapsed)"
+bf16="optim.amp=bf16 optim.channels_last=true"
+bench f2 $bf16 $b16 --breakdown
+py p2 $b16 --amp bf16 --channels-last --compile
+echo "batch 16 done at $(elapsed)"
+# --real: JPEG decode + augmentation on the host's cores, 500x500 toy JPEGs, 512 crops.
+$F make-toy --out "$log/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
+bench f3 $bf16 $b16 --real data.root="$log/toy500" data.crop=$crop data.scale=[0.5,2.0] data.hflip=true \
+  data.workers="$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))"
+echo "real loader done at $(elapsed)"
+
 echo
-echo "| setting (FCN-8s VGG16, 100-px pad, 21 classes, SGD) | fcnlab img/s | eager img/s | torch.compile img/s |"
-echo "|---|---|---|---|"
-echo "| batch 1, 500x500, fp32/TF32 | ${f1:-n/a} | ${p1[0]:-n/a} | ${p1[1]:-n/a} |"
-echo "| batch 16, 512x512, bf16, channels_last | ${f2:-n/a (not implemented)} | ${p2[0]:-n/a} | ${p2[1]:-n/a} |"
-echo "total: $(( $(date +%s) - start )) s"
+echo "breakdown of one bf16 batch-16 step (synchronised between phases):"
+python3 -c "import json; d=json.load(open('$log/f2.json')); [print(f'  {k:<16} {v:8.2f} ms') for k, v in d.get('phases_ms', {}).items()]" 2>/dev/null
+echo
+echo "card: ${card:-unknown}; PyTorch $(python3 -c 'import torch; print(torch.__version__)'); fcnlab $(git rev-parse --short HEAD)"
+echo "| setting (FCN-8s VGG16, 100-px pad, 21 classes, SGD) | fcnlab img/s | peak MiB | eager img/s | torch.compile img/s | fcnlab / eager | fcnlab / compile |"
+echo "|---|---|---|---|---|---|---|"
+row() {  # label, fcnlab json, python jsonl
+  local f e c
+  f=$(field "$2" img_per_s); e=$(pyfield "$3" 0 img_per_s); c=$(pyfield "$3" 1 img_per_s)
+  ratio() { python3 -c "print(f'{$1/$2:.2f}x')" 2>/dev/null || echo n/a; }
+  echo "| $1 | $f | $(field "$2" peak_device_mib) | $e | $c | $(ratio "$f" "$e") | $(ratio "$f" "$c") |"
+}
+row "batch 1, 500x500, fp32/TF32 (compile: reduce-overhead)" "$log/f1.json" "$log/p1.jsonl"
+row "batch 16, 512x512, bf16, channels_last" "$log/f2.json" "$log/p2.jsonl"
+f2=$(field "$log/f2.json" img_per_s); f3=$(field "$log/f3.json" img_per_s)
+echo "| batch 16, 512 crops, bf16, channels_last, --real loader | $f3 | $(field "$log/f3.json" peak_device_mib) | | | $(python3 -c "print(f'{$f3/$f2:.0%} of synthetic')" 2>/dev/null || echo n/a) | |"
+echo "total: $(elapsed)"

@@ -151,3 +151,27 @@ TEST_CASE("peak device memory is unknown on the CPU; synchronize is a no-op ther
   CHECK_FALSE(m.known);
   CHECK(m.peak_allocated_mib == 0);
 }
+
+TEST_CASE("fcnlab bench train times the trainer's step and reports it as JSON", "[device][cli]") {
+  TempDir dir;
+  REQUIRE(fcnlab::test::run_fcnlab("make-toy --out " + (dir / "toy").string() + " --train 16 --val 2").exit_code == 0);
+  const std::string base = "bench train --config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
+                           " data.root=" + (dir / "toy").string() + " run.threads=1 --iters 2 --repeats 1 --warmup 1";
+  auto r = fcnlab::test::run_fcnlab(base + " optim.amp=bf16 optim.channels_last=true --breakdown --json");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  using Catch::Matchers::Contains;
+  CHECK_THAT(r.out, Contains("\"amp\": \"bf16\"") && Contains("\"channels_last\": true") && Contains("\"size\": 96") &&
+                        Contains("\"peak_device_mib\": null") && Contains("\"forward\": ") &&
+                        Contains("\"backward\": ") && Contains("\"optimiser step\": "));
+  const auto pos = r.out.find("\"img_per_s\": ");
+  REQUIRE(pos != std::string::npos);
+  CHECK(std::stod(r.out.substr(pos + 13)) > 0);
+  r = fcnlab::test::run_fcnlab(base + " --real --batch 4");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("batch 4 x 96x96") && Contains("real loader") && Contains("ms/step"));
+  r = fcnlab::test::run_fcnlab(base + " --repeats 0");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.out, Contains("--repeats"));
+}

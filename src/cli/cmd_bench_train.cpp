@@ -15,88 +15,190 @@
 #include "loss/loss.h"
 #include "model/fcn.h"
 #include "model/geometry.h"
+#include "train/device.h"
 #include "train/evaluate.h"
+#include "train/step.h"
 
 namespace fcnlab::cli {
 
 namespace {
-void sync(const torch::Device& d) {
-  if (d.is_cuda()) torch::cuda::synchronize();
-}
+
+using Clock = std::chrono::steady_clock;
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
 }  // namespace
 
 int bench_train(const Args& args) {
   po::options_description opts("Options");
-  int batch = 0, size = 0, iters = 20, warmup = 3;
+  int batch = 0, size = 0, iters = 20, warmup = 3, repeats = 3;
   opts.add_options()("batch", po::value<int>(&batch), "batch size (default: optim.batch_size)")(
       "size", po::value<int>(&size), "square input size (default: data.crop, or 500 when it is 0)")(
-      "iters", po::value<int>(&iters)->default_value(20), "timed steps")(
+      "iters", po::value<int>(&iters)->default_value(20), "steps per timed repeat")(
+      "repeats", po::value<int>(&repeats)->default_value(3), "timed repeats (the median is reported)")(
       "warmup", po::value<int>(&warmup)->default_value(3), "untimed steps first")(
-      "real", "feed batches from the configured training loader instead of synthetic tensors");
+      "real",
+      "feed batches from the configured training loader (data.crop, data.workers) instead of synthetic tensors")(
+      "breakdown", "also time forward, loss, backward and optimiser step separately (synchronising between them)")(
+      "json", "print one JSON line (for scripts) instead of the table");
   const auto p = parse_args("bench train", args, opts, true);
   if (p.help) {
-    print_help("fcnlab bench train --config F [key=value]... [--batch B] [--size S] [--iters N] [--warmup W] [--real]",
-               "Times full training steps (forward, loss, backward, optimiser step) with device\n"
-               "synchronisation after each, after warm-up; prints the median ms/step, images/s, the\n"
-               "model's FLOPs and the achieved TFLOP/s (training = 3 x forward FLOPs), and peak memory.",
-               opts);
+    print_help(
+        "fcnlab bench train --config F [key=value]... [--batch B] [--size S] [--iters N] [--repeats R] [--warmup W]\n"
+        "                   [--real] [--breakdown] [--json]",
+        "Times full training steps exactly as `fcnlab train` runs them (forward under optim.amp's\n"
+        "autocast, loss, backward, fp16 loss scaling, optimiser step; optim.channels_last layout) after\n"
+        "warm-up: each repeat times N steps between two device synchronisations, the median repeat is\n"
+        "reported as ms/step and images/s, with the model's FLOPs, the achieved TFLOP/s (training =\n"
+        "3 x forward FLOPs), peak device memory (CUDA) and peak host memory.",
+        opts);
     return 0;
   }
+  if (iters < 1 || repeats < 1 || warmup < 0)
+    throw UsageError(fmt::format("bench train: --iters and --repeats must be >= 1 and --warmup >= 0 (got {}, {}, {})",
+                                 iters, repeats, warmup));
   const Config cfg = load_config(std::vector<std::filesystem::path>(p.configs.begin(), p.configs.end()), p.overrides);
   init_logging("warn");
   const RuntimeInfo rt = configure_runtime(cfg);
+  const torch::Device dev = rt.device;
+  const bool real = p.vm.count("real") > 0;
   if (batch <= 0) batch = cfg.optim.batch_size;
   if (size <= 0) size = cfg.data.crop > 0 ? cfg.data.crop : 500;
+  if (real && cfg.data.crop <= 0)
+    throw UsageError("bench train --real needs data.crop > 0 (whole images have no fixed size to time)");
+  const int h = real ? cfg.data.crop : size;
   const int classes = cfg.data.num_classes;
+
   FCN model = make_fcn(cfg.model, classes);
-  model->to(rt.device);
+  model->to(dev);
+  if (cfg.optim.channels_last) to_channels_last(*model);
   model->train();
+  const std::vector<torch::Tensor> params = trainable_parameters(model);
   torch::optim::SGD opt(
-      trainable_parameters(model),
-      torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
+      params, torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
   const auto loss_fn = make_loss(cfg.loss, classes, cfg.loss.class_weights);
+  LossScaler scaler(dev, cfg.optim.amp == Amp::fp16);
+  const StepSettings settings{dev, cfg.optim.amp, cfg.optim.channels_last};
 
   std::unique_ptr<TrainLoader> loader;
-  if (p.vm.count("real")) {
+  if (real) {
     loader = std::make_unique<TrainLoader>(VocSegmentation::from_config(cfg.data, Split::train), cfg.data, batch,
                                            static_cast<std::uint64_t>(cfg.run.seed), cfg.data.workers);
+    loader->set_pin_memory(dev.is_cuda());
   }
-  const auto synth_images = torch::randn({batch, 3, size, size}).to(rt.device);
-  const auto synth_labels = torch::randint(0, classes, {batch, size, size}, torch::kInt64).to(rt.device);
-  std::vector<double> ms;
-  for (int i = 0; i < warmup + iters; ++i) {
-    sync(rt.device);
-    const auto t0 = std::chrono::steady_clock::now();
-    torch::Tensor images = synth_images, labels = synth_labels;
-    if (loader) {
-      Batch b = loader->next();
-      images = b.images.to(rt.device, true);
-      labels = b.labels.to(rt.device, true);
-    }
+  // Synthetic inputs live on the device already: the step alone is timed.
+  const auto synth_images = torch::randn({batch, 3, size, size}).to(dev);
+  const auto synth_labels = torch::randint(0, classes, {batch, size, size}, torch::kInt64).to(dev);
+  auto next = [&]() -> std::pair<torch::Tensor, torch::Tensor> {
+    if (!loader) return {synth_images, synth_labels};
+    Batch b = loader->next();
+    return {b.images, b.labels};
+  };
+  auto step = [&] {
+    const auto [images, labels] = next();
     opt.zero_grad();
-    auto loss = (*loss_fn)(model->forward(images), labels);
-    loss.backward();
-    opt.step();
-    sync(rt.device);
-    if (i >= warmup)
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    forward_backward(model, *loss_fn, images, labels, settings, scaler);
+    scaler.step(opt, params);
+  };
+
+  for (int i = 0; i < warmup; ++i) step();
+  synchronize(dev);
+  reset_peak_memory(dev);
+  std::vector<double> per_step;
+  for (int r = 0; r < repeats; ++r) {
+    synchronize(dev);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < iters; ++i) step();
+    synchronize(dev);
+    per_step.push_back(ms_since(t0) / iters);
   }
-  const int h = loader ? static_cast<int>(cfg.data.crop) : size;
-  const double step_ms = median(ms);
-  const double flops = 3.0 * static_cast<double>(fcn_flops(cfg.model, classes, h, h)) * batch;
+  const DeviceMemory mem = peak_memory(dev);
+
+  // Where the step's time goes: each phase between synchronisations (slower in total than the
+  // pipelined step above, which lets the host queue work ahead).
+  std::vector<std::pair<std::string, double>> phases;
+  if (p.vm.count("breakdown")) {
+    std::vector<double> t_data, t_fwd, t_loss, t_bwd, t_opt;
+    for (int i = 0; i < iters; ++i) {
+      synchronize(dev);
+      auto t0 = Clock::now();
+      const auto [images, labels] = next();
+      const auto x = images_to_device(images, dev, cfg.optim.channels_last);
+      const auto y = labels.to(dev, true);
+      synchronize(dev);
+      t_data.push_back(ms_since(t0));
+      t0 = Clock::now();
+      opt.zero_grad();
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(dev, cfg.optim.amp);
+        logits = model->forward(x);
+      }
+      synchronize(dev);
+      t_fwd.push_back(ms_since(t0));
+      t0 = Clock::now();
+      const auto l = (*loss_fn)(logits.to(torch::kFloat32), y);
+      synchronize(dev);
+      t_loss.push_back(ms_since(t0));
+      t0 = Clock::now();
+      scaler.scale(l).backward();
+      synchronize(dev);
+      t_bwd.push_back(ms_since(t0));
+      t0 = Clock::now();
+      scaler.step(opt, params);
+      synchronize(dev);
+      t_opt.push_back(ms_since(t0));
+    }
+    phases = {{"batch to device", median(t_data)},
+              {"forward", median(t_fwd)},
+              {"loss", median(t_loss)},
+              {"backward", median(t_bwd)},
+              {"optimiser step", median(t_opt)}};
+  }
+
+  const double step_ms = median(per_step);
+  const double img_s = 1000.0 * batch / step_ms;
+  const double fwd_flops = static_cast<double>(fcn_flops(cfg.model, classes, h, h));
+  const double tflops = 3.0 * fwd_flops * batch / (step_ms / 1000.0) / 1e12;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
+  const double host_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  if (p.vm.count("json")) {
+    std::string ph;
+    for (const auto& [name, ms] : phases) ph += fmt::format("{}\"{}\": {:.3f}", ph.empty() ? "" : ", ", name, ms);
+    std::cout << fmt::format(
+        "{{\"device\": \"{}\", \"skip\": {}, \"batch\": {}, \"size\": {}, \"amp\": \"{}\", \"channels_last\": {}, "
+        "\"real\": {}, \"ms_per_step\": {:.3f}, \"img_per_s\": {:.2f}, \"tflops\": {:.3f}, \"peak_device_mib\": {}, "
+        "\"peak_host_mib\": {:.0f}, \"phases_ms\": {{{}}}}}\n",
+        rt.device_name, static_cast<int>(cfg.model.skip), batch, h, to_string(cfg.optim.amp), cfg.optim.channels_last,
+        real, step_ms, img_s, tflops, mem.known ? fmt::format("{:.0f}", mem.peak_allocated_mib) : "null", host_mib, ph);
+    return 0;
+  }
   std::cout << fmt::format(
-      "bench train: {} | FCN-{}s width {} {} padding | batch {} x {}x{} | {} | {} timed steps after {} warm-up\n"
-      "  {:.1f} ms/step (median)   {:.1f} images/s   {:.2f} GFLOP/image (fwd)   {:.3f} TFLOP/s achieved\n"
-      "  peak host memory {:.0f} MiB\n",
+      "bench train: {} | FCN-{}s width {} {} padding | batch {} x {}x{} | amp {} | {} | {} | {} x {} steps after {} "
+      "warm-up\n"
+      "  {:.1f} ms/step (median of {})   {:.1f} images/s   {:.2f} GFLOP/image (fwd)   {:.3f} TFLOP/s achieved\n",
       rt.device_name, static_cast<int>(cfg.model.skip), cfg.model.width, to_string(cfg.model.padding), batch, h, h,
-      loader ? "real loader" : "synthetic input", iters, warmup, step_ms, 1000.0 * batch / step_ms,
-      flops / 3.0 / batch / 1e9, flops / (step_ms / 1000.0) / 1e12, static_cast<double>(ru.ru_maxrss) / 1024.0);
+      to_string(cfg.optim.amp), cfg.optim.channels_last ? "channels_last" : "contiguous",
+      real ? "real loader" : "synthetic input", repeats, iters, warmup, step_ms, repeats, img_s, fwd_flops / 1e9,
+      tflops);
+  if (mem.known)
+    std::cout << fmt::format("  peak device memory {:.0f} MiB allocated, {:.0f} MiB reserved\n", mem.peak_allocated_mib,
+                             mem.peak_reserved_mib);
+  std::cout << fmt::format("  peak host memory {:.0f} MiB\n", host_mib);
+  if (!phases.empty()) {
+    double sum = 0;
+    for (const auto& ph : phases) sum += ph.second;
+    std::cout << fmt::format("  breakdown (median ms, synchronised between phases; sum {:.1f} ms):\n", sum);
+    for (const auto& [name, ms] : phases)
+      std::cout << fmt::format("    {:<16} {:8.2f} ms  {:5.1f}%\n", name, ms, sum > 0 ? 100.0 * ms / sum : 0.0);
+  }
   return 0;
 }
 

@@ -47,7 +47,7 @@ class FCN(nn.Module):
         self.features = nn.ModuleList(layers)
         self.fc6 = nn.Conv2d(ch[4], fc, 7)
         self.fc7 = nn.Conv2d(fc, fc, 1)
-        self.drop = nn.Dropout2d(dropout)
+        self.drop = nn.Dropout(dropout)  # element-wise, as fcnlab and the Caffe reference
         self.skip = skip
         self.score_fr = nn.Conv2d(fc, classes, 1)
         self.score_pool4 = nn.Conv2d(ch[3], classes, 1)

@@ -29,11 +29,16 @@ torch::Tensor checked_labels(const torch::Tensor& logits, const torch::Tensor& l
       logits.size(2) != labels.size(1) || logits.size(3) != labels.size(2))
     throw DataError(fmt::format("loss: logits {} and labels {} do not match ([B,C,H,W] and [B,H,W])", shape(logits),
                                 shape(labels)));
-  torch::Tensor l = labels.to(logits.device(), torch::kLong);
   const std::int64_t C = logits.size(1);
-  if (l.numel() > 0 && ((l < 0) | ((l >= C) & (l != kVoid))).any().item<bool>())
-    throw DataError(fmt::format("loss: a label is outside [0, {}) and is not 255 (void)", C));
-  return l;
+  // The value check reads a flag back: cheap for host labels, but for labels already on a GPU it
+  // would make the host wait for the queued forward pass every step. Those come from the training
+  // loader, whose labels check_dataset_quick validated before training started.
+  if (labels.device().is_cpu() && labels.numel() > 0) {
+    const torch::Tensor h = labels.to(torch::kLong);
+    if (((h < 0) | ((h >= C) & (h != kVoid))).any().item<bool>())
+      throw DataError(fmt::format("loss: a label is outside [0, {}) and is not 255 (void)", C));
+  }
+  return labels.to(logits.device(), torch::kLong);
 }
 
 // [B,C,H,W] one-hot in the logits' dtype; all zeros on void pixels (no scatter).

@@ -16,7 +16,8 @@ namespace fcnlab {
 class Loss {
  public:
   virtual ~Loss() = default;
-  // A scalar. DataError for mismatched shapes or a label outside [0, C) other than 255.
+  // A scalar. DataError for mismatched shapes or, for labels on the CPU, a label outside [0, C)
+  // other than 255 (labels already on a GPU are not value-checked: that would synchronise).
   virtual torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& labels) const = 0;
 };
 

@@ -13,11 +13,13 @@ build=${1:-build-gpu}
 mkdir -p /opt/deps
 for f in .gpu-debs/*.deb; do dpkg -x "$f" /opt/deps; done   # unpack only, never into /
 export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# TORCH_CMAKE_PREFIX: another LibTorch's CMake prefix (a dry run of this recipe on the CPU machine).
+TP=${TORCH_CMAKE_PREFIX-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')}
 arch=$(python3 -c 'import torch;c=torch.cuda.get_device_capability();print(f"{c[0]}.{c[1]}")' 2>/dev/null || echo 9.0)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCNLAB_BUILD_TESTS=OFF \
+# FCNLAB_TURBOJPEG_DIRECT: libjpeg-turbo's CMake config refers to /usr/lib, not /opt/deps.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCNLAB_BUILD_TESTS=OFF -DFCNLAB_TURBOJPEG_DIRECT=ON \
   -DCMAKE_PREFIX_PATH="$TP;/opt/deps/usr" \
   -DHDF5_ROOT=/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial \
   -DTORCH_CUDA_ARCH_LIST="$arch"
-cmake --build "$build"
+cmake --build "$build" --target fcnlab
 echo "build-gpu: $build/src/cli/fcnlab (export LD_LIBRARY_PATH=$LD_LIBRARY_PATH to run it)"

@@ -6,9 +6,10 @@
 #   scripts/check-torch-api.sh [dir]    (default dir: .torch-api, ignored by git)
 #
 # Fetches Debian unstable's libtorch-dev (headers only, ~3 MB) from Debian's registry once and
-# unpacks it under <dir>/root (never into /). Only headers are checked, and only the CPU paths: the
-# code behind FCNLAB_WITH_CUDA includes CUDA runtime headers that Debian's main archive lacks.
-# Exit status non-zero when any file fails; the errors are printed.
+# unpacks it under <dir>/root (never into /). Only headers are checked. The code behind
+# FCNLAB_WITH_CUDA is checked too where a CUDA toolkit's headers are found ($CUDA_HOME/include or
+# /usr/local/cuda/include), with a stand-in for the c10/cuda/impl/cuda_cmake_macros.h that only a
+# CUDA build of LibTorch generates. Exit status non-zero when any file fails; the errors are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-.torch-api}
@@ -54,5 +55,16 @@ for f in $files; do
   if [ "${#pids[@]}" -ge "$jobs" ]; then wait "${pids[0]}" || fail=1; pids=("${pids[@]:1}"); fi
 done
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
+cuda_inc=${CUDA_HOME:-/usr/local/cuda}/include
+if [ -f "$cuda_inc/cuda_runtime_api.h" ]; then
+  mkdir -p "$dir/cuda-stub/c10/cuda/impl"
+  printf '#pragma once\n#define C10_CUDA_BUILD_SHARED_LIBS\n' >"$dir/cuda-stub/c10/cuda/impl/cuda_cmake_macros.h"
+  for f in $(grep -l FCNLAB_WITH_CUDA src/*/*.cpp); do
+    echo "CUDA path: $f"
+    check "$f" -DFCNLAB_WITH_CUDA=1 -isystem "$dir/cuda-stub" -isystem "$cuda_inc" || fail=1
+  done
+else
+  echo "no CUDA headers at $cuda_inc: the FCNLAB_WITH_CUDA code was not checked"
+fi
 [ "$fail" = 0 ] && echo "check-torch-api: all files compile against LibTorch ${version:-?} headers" || echo "check-torch-api: failures above"
 exit "$fail"

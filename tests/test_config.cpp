@@ -1,14 +1,16 @@
 // Tests of src/config: layering, base chains, every error kind, canonical round trip, hashing.
+#include <toml++/toml.h>
 #include <catch2/catch.hpp>
 
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "helpers.h"
 
 using namespace fcnlab;
+using Catch::Matchers::Contains;
 using fcnlab::test::TempDir;
 using fcnlab::test::write_file;
-using Catch::Matchers::Contains;
 
 namespace {
 std::string error_of(const std::function<void()>& f) {
@@ -33,17 +35,17 @@ TEST_CASE("layering: defaults <- files in order <- overrides", "[config]") {
   write_file(dir / "a.toml", "[model]\nskip = 16\nfusion = \"concat\"\n[optim]\nlr = 0.5\n");
   write_file(dir / "b.toml", "[model]\nskip = 32\n");
   const Config c = load_config({dir / "a.toml", dir / "b.toml"}, {"optim.lr=0.25", "run.name=bare-word"});
-  CHECK(c.model.skip == Skip::s32);          // b overrides a
-  CHECK(c.model.fusion == Fusion::concat);   // a's value survives b
-  CHECK(c.optim.lr == 0.25);                 // override beats files
-  CHECK(c.run.name == "bare-word");          // bare words are strings
+  CHECK(c.model.skip == Skip::s32);              // b overrides a
+  CHECK(c.model.fusion == Fusion::concat);       // a's value survives b
+  CHECK(c.optim.lr == 0.25);                     // override beats files
+  CHECK(c.run.name == "bare-word");              // bare words are strings
   CHECK(c.model.upsample == Upsample::learned);  // default untouched
 }
 
 TEST_CASE("override values use TOML syntax", "[config]") {
-  const Config c = load_config({}, {"data.scale=[0.5,2.0]", "run.name=\"quoted\"", "loss.name=ce+dice",
-                                    "model.batchnorm=true", "optim.iterations=7", "run.device=cuda:1",
-                                    "loss.class_weights=median_freq"});
+  const Config c =
+      load_config({}, {"data.scale=[0.5,2.0]", "run.name=\"quoted\"", "loss.name=ce+dice", "model.batchnorm=true",
+                       "optim.iterations=7", "run.device=cuda:1", "loss.class_weights=median_freq"});
   CHECK(c.data.scale == std::vector<double>{0.5, 2.0});
   CHECK(c.run.name == "quoted");
   CHECK(c.loss.name == LossName::ce_dice);
@@ -127,7 +129,9 @@ TEST_CASE("enum values outside the allowed set list the allowed values", "[confi
 TEST_CASE("out-of-range values are rejected with the requirement", "[config]") {
   CHECK_THAT(error_of([] { load_config({}, {"optim.lr=0"}); }), Contains("optim.lr = 0.0") && Contains("must be > 0"));
   CHECK_THAT(error_of([] { load_config({}, {"optim.lr=-1e-3"}); }), Contains("optim.lr"));
-  CHECK_THAT(error_of([] { load_config({}, {"optim.batch_size=0", "data.crop=64"}); }),
+  CHECK_THAT(error_of([] {
+               load_config({}, {"optim.batch_size=0", "data.crop=64"});
+             }),
              Contains("optim.batch_size") && Contains(">= 1"));
   CHECK_THAT(error_of([] { load_config({}, {"model.width=0"}); }), Contains("model.width"));
   CHECK_THAT(error_of([] { load_config({}, {"data.scale=[2.0, 1.0]"}); }), Contains("lo <= hi"));
@@ -154,9 +158,9 @@ TEST_CASE("file-level errors: missing file, syntax error, malformed override", "
 }
 
 TEST_CASE("canonical TOML parses back to an equal config with the same hash", "[config]") {
-  const Config c = load_config({}, {"model.skip=16", "loss.name=ce+lovasz", "data.scale=[0.5,1.5]",
-                                    "optim.lr=0.0123", "run.device=cuda:2", "data.num_classes=3",
-                                    "loss.class_weights=[0.1, 1, 3.25]", "data.crop=321", "optim.batch_size=2"});
+  const Config c = load_config(
+      {}, {"model.skip=16", "loss.name=ce+lovasz", "data.scale=[0.5,1.5]", "optim.lr=0.0123", "run.device=cuda:2",
+           "data.num_classes=3", "loss.class_weights=[0.1, 1, 3.25]", "data.crop=321", "optim.batch_size=2"});
   const std::string text = to_canonical_toml(c);
   const Config back = ConfigBuilder().add_text(text, "canonical").build();
   CHECK(back == c);
@@ -208,4 +212,15 @@ TEST_CASE("every preset loads", "[config]") {
   }
   CHECK(load_config({fcnlab::test::source_dir() / "configs/fcn32s.toml"}, {}).model.skip == Skip::s32);
   CHECK(load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, {}).model.padding == Padding::same);
+}
+
+TEST_CASE("string values with quotes, backslashes and control characters survive the canonical TOML", "[config]") {
+  CHECK(quoted_string("a\"b\\c\nd\te\rf") == "\"a\\\"b\\\\c\\nd\\te\\rf\"");
+  CHECK(quoted_string(std::string("x\x01y\x7Fz")) == "\"x\\u0001y\\u007Fz\"");
+  const std::string name = std::string("we\"ird\\ na\tme\x01\x7F");
+  Config c = load_config({}, {});
+  c.run.name = name;
+  const std::string text = to_canonical_toml(c);
+  const toml::table t = toml::parse(text);
+  CHECK(t["run"]["name"].value<std::string>() == name);
 }

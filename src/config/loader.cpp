@@ -299,35 +299,6 @@ toml::table to_table(const Config& c) {
 
 std::string format_value(const toml::node& n);
 
-std::string format_string(std::string_view v) {
-  std::string out = "\"";
-  for (const char ch : v) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20)
-          out += fmt::format("\\u{:04X}", static_cast<int>(ch));
-        else
-          out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 // Shortest text that reads back as the same double (std::to_chars), always with a '.' or exponent.
 std::string format_double(double v) {
   if (std::isnan(v)) return "nan";
@@ -340,7 +311,7 @@ std::string format_double(double v) {
 }
 
 std::string format_value(const toml::node& n) {
-  if (const auto* s = n.as_string()) return format_string(s->get());
+  if (const auto* s = n.as_string()) return quoted_string(s->get());
   if (const auto* i = n.as_integer()) return std::to_string(i->get());
   if (const auto* d = n.as_floating_point()) return format_double(d->get());
   if (const auto* b = n.as_boolean()) return b->get() ? "true" : "false";

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.h"
 #include "report/report.h"
 
 namespace fcnlab::report {
@@ -334,35 +335,6 @@ std::string render_csv(const Report& r) {
 
 // --- JSON --------------------------------------------------------------------------------------
 
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 template <class T, class F>
 std::string json_list(const std::vector<T>& v, F&& f) {
   std::string out = "[";
@@ -376,21 +348,21 @@ std::string json_interval(const std::optional<Interval>& ci) {
 
 std::string json_values(const std::vector<std::string>& keys, const std::vector<std::string>& values) {
   std::string out = "{";
-  for (std::size_t a = 0; a < keys.size(); ++a) out += (a ? ", " : "") + json_str(keys[a]) + ": " + json_str(values[a]);
+  for (std::size_t a = 0; a < keys.size(); ++a) out += (a ? ", " : "") + quoted_string(keys[a]) + ": " + quoted_string(values[a]);
   return out + "}";
 }
 
 std::string render_json(const Report& r) {
-  const auto str = [](const std::string& s) { return json_str(s); };
+  const auto str = [](const std::string& s) { return quoted_string(s); };
   std::string out = "{\n";
-  out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", json_str(r.title), json_list(r.by, str),
+  out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", quoted_string(r.title), json_list(r.by, str),
                      json_list(r.metrics, str));
   out +=
       fmt::format("  \"bootstrap\": {},\n",
                   r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
   out += fmt::format("  \"vs\": {},\n", r.vs_key.empty() ? std::string("null")
                                                          : fmt::format("{{\"key\": {}, \"value\": {}}}",
-                                                                       json_str(r.vs_key), json_str(r.vs_value)));
+                                                                       quoted_string(r.vs_key), quoted_string(r.vs_value)));
   out += "  \"groups\": [";
   for (std::size_t g = 0; g < r.rows.size(); ++g) {
     const auto& row = r.rows[g];
@@ -402,7 +374,7 @@ std::string render_json(const Report& r) {
     for (std::size_t k = 0; k < r.metrics.size(); ++k) {
       const auto& c = row.metrics[k];
       out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}, \"ci\": {}}}", k ? ", " : "",
-                         json_str(r.metrics[k]), json_num(c.stat.mean), json_num(c.stat.std), c.stat.n,
+                         quoted_string(r.metrics[k]), json_num(c.stat.mean), json_num(c.stat.std), c.stat.n,
                          json_interval(c.ci));
     }
     out += "}";
@@ -413,7 +385,7 @@ std::string render_json(const Report& r) {
         out += fmt::format(", \"diff\": {{\"reference\": {}, \"is_reference\": {}, \"metrics\": {{",
                            json_values(r.by, row.reference), row.is_reference ? "true" : "false");
         for (std::size_t k = 0; k < r.metrics.size(); ++k)
-          out += fmt::format("{}{}: {{\"diff\": {}, \"ci\": {}}}", k ? ", " : "", json_str(r.metrics[k]),
+          out += fmt::format("{}{}: {{\"diff\": {}, \"ci\": {}}}", k ? ", " : "", quoted_string(r.metrics[k]),
                              json_num(row.diffs[k].diff), json_interval(row.diffs[k].ci));
         out += "}}";
       }
@@ -425,18 +397,18 @@ std::string render_json(const Report& r) {
   for (std::size_t i = 0; i < r.marginals.size(); ++i) {
     const auto& m = r.marginals[i];
     out += fmt::format("{}\n    {{\"key\": {}, \"contexts\": {}, \"all_contexts\": {}, \"rows\": [", i ? "," : "",
-                       json_str(m.key), m.contexts, m.all_contexts);
+                       quoted_string(m.key), m.contexts, m.all_contexts);
     for (std::size_t j = 0; j < m.rows.size(); ++j) {
       const auto& mr = m.rows[j];
       std::string mean = "{", effect = "{";
       for (std::size_t k = 0; k < r.metrics.size(); ++k) {
-        mean += fmt::format("{}{}: {}", k ? ", " : "", json_str(r.metrics[k]), json_num(mr.mean[k]));
-        effect += fmt::format("{}{}: {}", k ? ", " : "", json_str(r.metrics[k]), json_num(mr.effect[k]));
+        mean += fmt::format("{}{}: {}", k ? ", " : "", quoted_string(r.metrics[k]), json_num(mr.mean[k]));
+        effect += fmt::format("{}{}: {}", k ? ", " : "", quoted_string(r.metrics[k]), json_num(mr.effect[k]));
       }
       mean += "}";
       effect += "}";
       out += fmt::format("{}{{\"value\": {}, \"groups\": {}, \"mean\": {}, \"effect\": {}}}", j ? ", " : "",
-                         json_str(mr.value), mr.groups, mean, effect);
+                         quoted_string(mr.value), mr.groups, mean, effect);
     }
     out += "]}";
   }

@@ -58,12 +58,15 @@ void Progress::update(std::int64_t done, const std::string& detail) {
   } else {
     if (std::chrono::duration<double>(now - last_print_).count() < log_every_s_) return;
     spdlog::info("{}", line(done, detail));
+    logged_done_ = done;
+    logged_detail_ = detail;
   }
   last_print_ = now;
 }
 
 void Progress::finish(const std::string& detail) {
   if (tty_ && printed_) std::fprintf(stderr, "\r\033[K");
+  if (!tty_ && logged_done_ == total_ && logged_detail_ == detail) return;  // that very line was logged last
   spdlog::info("{}", line(total_, detail));
 }
 

@@ -27,6 +27,9 @@ class Progress {
   std::chrono::steady_clock::time_point start_, rate_start_, last_print_;
   std::int64_t rate_start_done_ = 0;
   bool printed_ = false;
+  // The last line logged (not on a terminal): finish() does not log the same state again.
+  std::int64_t logged_done_ = -1;
+  std::string logged_detail_;
 };
 
 // "1h02m", "3m05s", "42s".

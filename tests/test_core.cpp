@@ -1,0 +1,79 @@
+// Tests of src/core pieces not covered elsewhere: the progress line.
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "core/progress.h"
+
+using namespace fcnlab;
+
+namespace {
+// Routes the default logger into a string for the scope's lifetime.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    sink->set_pattern("%v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Points stderr at /dev/null for the scope's lifetime, so Progress sees no terminal even when the
+// test runs in one.
+class StderrNotATerminal {
+ public:
+  StderrNotATerminal() : saved_(::dup(2)) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 2);
+    ::close(null);
+  }
+  ~StderrNotATerminal() {
+    ::dup2(saved_, 2);
+    ::close(saved_);
+  }
+  StderrNotATerminal(const StderrNotATerminal&) = delete;
+  StderrNotATerminal& operator=(const StderrNotATerminal&) = delete;
+
+ private:
+  int saved_;
+};
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("progress off a terminal: logged lines, and the final state once", "[core]") {
+  const StderrNotATerminal no_tty;  // off a terminal Progress logs through spdlog
+  CapturedLog log;
+  {
+    Progress p("sweep x", 4, /*log_every_s=*/0.0);
+    p.update(2, "half");
+    p.update(4, "all done");
+    p.finish("all done");  // the same state as the last logged line: not logged again
+  }
+  CHECK(count(log.text(), "sweep x 2/4 (50%) half") == 1);
+  CHECK(count(log.text(), "sweep x 4/4 (100%) all done") == 1);
+  {
+    Progress p("run y", 3, 0.0);
+    p.update(3, "loss 0.5");
+    p.finish("loss 0.4");  // a different final detail is logged
+  }
+  CHECK(count(log.text(), "run y 3/3 (100%) loss 0.5") == 1);
+  CHECK(count(log.text(), "run y 3/3 (100%) loss 0.4") == 1);
+}

@@ -88,6 +88,27 @@ bench f3 $bf16 $b16 --real data.root="$log/toy500" data.crop=$crop data.scale=[0
   data.workers="$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))"
 echo "real loader done at $(elapsed)"
 
+# Where the GPU time of a bf16 batch-16 step goes, by kernel (Nsight Systems), when nsys is there
+# and time is left (the call should stay within 8 minutes).
+if ! $smoke && command -v nsys >/dev/null && [ $(( $(date +%s) - start )) -lt 330 ]; then
+  if timeout 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$log/profile" \
+       $F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda $bf16 $b16 --iters 5 --repeats 1 \
+       >"$log/nsys.log" 2>&1 &&
+     nsys stats --force-export true --report cuda_gpu_kern_sum --format csv --output "$log/kernels" \
+       "$log/profile.nsys-rep" >>"$log/nsys.log" 2>&1; then
+    echo; echo "GPU time by kernel, 5 bf16 batch-16 steps (+ warm-up), top 15 (nsys):"
+    python3 - "$log"/kernels*.csv <<'PY' || echo "(could not read the nsys summary)"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+col = lambda start: next(c for c in rows[0] if c.startswith(start))
+pct, n, name = col("Time (%)"), col("Instances"), col("Name")
+for r in rows[:15]:
+    print(f"  {float(r[pct]):5.1f}%  {int(float(r[n])):5d} x  {r[name][:110]}")
+PY
+  else
+    echo "(nsys profile failed: $log/nsys.log)"; tail -3 "$log/nsys.log"
+  fi
+fi
 echo
 echo "breakdown of one bf16 batch-16 step (synchronised between phases):"
 python3 -c "import json; d=json.load(open('$log/f2.json')); [print(f'  {k:<16} {v:8.2f} ms') for k, v in d.get('phases_ms', {}).items()]" 2>/dev/null

@@ -395,7 +395,7 @@ TEST_CASE("the loader gives identical batches for 0, 1 and 3 workers, and resume
     }
   const Batch& b = runs[0][0];
   CHECK(b.images.sizes() == torch::IntArrayRef({5, 3, 64, 64}));
-  CHECK(b.labels.scalar_type() == torch::kInt64);
+  CHECK(b.labels.scalar_type() == torch::kUInt8);
   // epochs are shuffled differently; the same sample is augmented differently in another epoch
   CHECK(runs[0][0].ids != runs[0][2].ids);
   // an epoch visits distinct images

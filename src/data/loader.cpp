@@ -26,7 +26,7 @@ Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids, b
   const auto b = static_cast<std::int64_t>(samples.size());
   Batch out;
   out.images = torch::zeros({b, 3, h, w}, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(pinned));
-  out.labels = torch::full({b, h, w}, 255, torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pinned));
+  out.labels = torch::full({b, h, w}, 255, torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pinned));
   for (std::int64_t i = 0; i < b; ++i) {
     const auto& s = samples[static_cast<std::size_t>(i)];
     out.images[i].slice(1, 0, s.image.size(1)).slice(2, 0, s.image.size(2)).copy_(s.image);

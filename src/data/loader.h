@@ -17,7 +17,8 @@ namespace fcnlab {
 
 struct Batch {
   torch::Tensor images;  // [B,3,H,W] float32, normalised with data.mean/std
-  torch::Tensor labels;  // [B,H,W] int64, 255 = void
+  // [B,H,W] uint8, 255 = void: an eighth of int64's bytes to copy to the GPU (the loss widens them there)
+  torch::Tensor labels;
   std::vector<std::string> ids;
 };
 

@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "core/error.h"
@@ -42,6 +43,9 @@ RuntimeInfo configure_runtime(const Config& cfg) {
   at::globalContext().setDeterministicCuDNN(cfg.run.deterministic);
   at::globalContext().setBenchmarkCuDNN(!cfg.run.deterministic);
   at::globalContext().setDeterministicAlgorithms(cfg.run.deterministic, /*warn_only=*/false);
+  // Deterministic cuBLAS needs a fixed workspace, set before its first handle (PyTorch raises
+  // otherwise when a matmul runs in deterministic mode); a value the user set is kept.
+  if (cfg.run.deterministic && rt.device.is_cuda()) ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
 
   rt.torch_version = TORCH_VERSION;
   if (rt.device.is_cpu()) {

@@ -112,7 +112,7 @@ LossScaler::LossScaler(const torch::Device& device, bool enabled) : enabled_(ena
 }
 
 torch::Tensor LossScaler::scale(const torch::Tensor& loss) const {
-  return enabled_ ? loss * scale_ : loss;
+  return enabled_ ? loss * scale_.reshape({}) : loss;  // a scalar stays a scalar
 }
 
 bool LossScaler::step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params) {

@@ -77,3 +77,17 @@ TEST_CASE("progress off a terminal: logged lines, and the final state once", "[c
   CHECK(count(log.text(), "run y 3/3 (100%) loss 0.5") == 1);
   CHECK(count(log.text(), "run y 3/3 (100%) loss 0.4") == 1);
 }
+
+TEST_CASE("progress shows the caller's ETA when it gives one, else one from the rate", "[core]") {
+  const StderrNotATerminal no_tty;
+  CapturedLog log;
+  {
+    Progress p("sweep z", 10, 0.0);
+    p.update(0, "starting");         // nothing done: no rate, no estimate
+    p.update(2, "two done", 100.0);  // the caller's estimate
+    p.finish("all");
+  }
+  CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 0/10 (0%) starting | elapsed 0s ETA ?"));
+  CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 2/10 (20%) two done | elapsed 0s ETA 1m40s"));
+  CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 10/10 (100%) all | elapsed 0s ETA 0s"));
+}

@@ -42,22 +42,22 @@ void Progress::reset_rate(std::int64_t done) {
   rate_start_done_ = done;
 }
 
-std::string Progress::line(std::int64_t done, const std::string& detail) const {
+std::string Progress::line(std::int64_t done, const std::string& detail, double eta) const {
   return fmt::format("{} {}/{} ({:.0f}%) {} | elapsed {} ETA {}", label_, done, total_,
                      total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, detail,
-                     format_duration(elapsed_s()), format_duration(eta_s(done)));
+                     format_duration(elapsed_s()), format_duration(std::isnan(eta) ? eta_s(done) : eta));
 }
 
-void Progress::update(std::int64_t done, const std::string& detail) {
+void Progress::update(std::int64_t done, const std::string& detail, double eta) {
   const auto now = std::chrono::steady_clock::now();
   if (tty_) {
     if (now - last_print_ < std::chrono::milliseconds(200)) return;
-    std::fprintf(stderr, "\r\033[K%s", line(done, detail).c_str());
+    std::fprintf(stderr, "\r\033[K%s", line(done, detail, eta).c_str());
     std::fflush(stderr);
     printed_ = true;
   } else {
     if (std::chrono::duration<double>(now - last_print_).count() < log_every_s_) return;
-    spdlog::info("{}", line(done, detail));
+    spdlog::info("{}", line(done, detail, eta));
     logged_done_ = done;
     logged_detail_ = detail;
   }
@@ -67,7 +67,7 @@ void Progress::update(std::int64_t done, const std::string& detail) {
 void Progress::finish(const std::string& detail) {
   if (tty_ && printed_) std::fprintf(stderr, "\r\033[K");
   if (!tty_ && logged_done_ == total_ && logged_detail_ == detail) return;  // that very line was logged last
-  spdlog::info("{}", line(total_, detail));
+  spdlog::info("{}", line(total_, detail, 0.0));
 }
 
 }  // namespace fcnlab

@@ -2,7 +2,9 @@
 // A progress line for long work: on a terminal one line rewritten in place, otherwise a plain
 // log line at most every `log_every_s` seconds (and at the end).
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace fcnlab {
@@ -10,8 +12,9 @@ namespace fcnlab {
 class Progress {
  public:
   Progress(std::string label, std::int64_t total, double log_every_s = 10.0);
-  // `done` units finished (absolute), `detail` e.g. "loss 0.41 lr 0.05 87 img/s".
-  void update(std::int64_t done, const std::string& detail);
+  // `done` units finished (absolute), `detail` e.g. "loss 0.41 lr 0.05 87 img/s". `eta_s`: the
+  // caller's own estimate of the seconds left (a sweep knows its parallel slots); NaN = from the rate.
+  void update(std::int64_t done, const std::string& detail, double eta_s = std::numeric_limits<double>::quiet_NaN());
   void finish(const std::string& detail);
   double elapsed_s() const;
   // Seconds left at the current rate, from the units done since construction or reset_rate().
@@ -19,7 +22,7 @@ class Progress {
   void reset_rate(std::int64_t done);  // e.g. after a resume, so the ETA ignores skipped work
 
  private:
-  std::string line(std::int64_t done, const std::string& detail) const;
+  std::string line(std::int64_t done, const std::string& detail, double eta) const;
   std::string label_;
   std::int64_t total_;
   double log_every_s_;

@@ -13,8 +13,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -140,23 +140,26 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
   double finished_seconds = 0;
   std::size_t finished_count = 0;
   auto detail = [&] {
-    const std::size_t remaining = to_train > finished_count ? to_train - finished_count : 0;
-    const double eta = finished_count == 0
-                           ? NAN
-                           : finished_seconds / static_cast<double>(finished_count) * static_cast<double>(remaining) /
-                                 static_cast<double>(slots);
-    return fmt::format("runs: {} running, {} elsewhere, {} failed, {} diverged; ETA {}", running.size(),
-                       elsewhere.size(), out.failed.size(), out.diverged.size(), format_duration(eta));
+    return fmt::format("runs: {} running, {} elsewhere, {} failed, {} diverged", running.size(), elsewhere.size(),
+                       out.failed.size(), out.diverged.size());
   };
   auto update = [&] {
-    progress.update(
-        static_cast<std::int64_t>(out.skipped + out.trained + out.elsewhere.size() + out.failed.size()), detail());
+    // The sweep's own ETA, mean run time x runs left / parallel slots: early on it is closer than
+    // the rate of runs done so far (the first two runs end together after one run's time).
+    const std::size_t remaining = to_train > finished_count ? to_train - finished_count : 0;
+    const double eta = finished_count == 0 ? NAN
+                                           : finished_seconds / static_cast<double>(finished_count) *
+                                                 static_cast<double>(remaining) / static_cast<double>(slots);
+    progress.update(static_cast<std::int64_t>(out.skipped + out.trained + out.elsewhere.size() + out.failed.size()),
+                    detail(), eta);
   };
   // A run that ended while another process held it: count it, once.
   auto ended_elsewhere = [&](std::size_t i, const RunStatusInfo& st) {
     out.elsewhere.push_back(i);
-    if (st.detail == "diverged") out.diverged.push_back(i);
-    else if (st.detail != "finished") out.failed.push_back(i);  // e.g. an unreadable result file
+    if (st.detail == "diverged")
+      out.diverged.push_back(i);
+    else if (st.detail != "finished")
+      out.failed.push_back(i);  // e.g. an unreadable result file
     spdlog::info("[{}/{}] {} ended in another process ({})", i + 1, spec.runs.size(), spec.runs[i].paths.run_id,
                  st.detail);
   };

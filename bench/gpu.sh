@@ -2,7 +2,8 @@
 # One command for a GPU device call (issue 9): build against the machine's CUDA LibTorch, check
 # correctness on CUDA, then time fcnlab against eager PyTorch and torch.compile on the same GPU in
 # the same call, printing the side-by-side table last. Carry .gpu-debs (scripts/build-gpu.sh).
-#   bench/gpu.sh [iters]        (logs and JSON figures go to $OUT when set, else a temp dir)
+#   bench/gpu.sh [iters]        (logs and JSON figures go to $OUT when set; datasets, run files and
+#                               the nsys report to a temp dir, so that little has to come back)
 #   bench/gpu.sh --cpu-smoke    the same script on the CPU with the build/ binary, a width-1/16
 #                               network and tiny sizes: checks the script itself, not speed
 # Written on a CPU-only machine: the script ran there in --cpu-smoke mode (fcnlab on LibTorch
@@ -13,7 +14,8 @@ smoke=false
 iters=${1:-20}
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-log=${OUT:-$(mktemp -d)}
+work=$(mktemp -d)
+log=${OUT:-$work}
 mkdir -p "$log"
 elapsed() { echo "$(( $(date +%s) - start )) s"; }
 if $smoke; then
@@ -33,15 +35,15 @@ grep -E "fcnlab: LibTorch" "$log/build.log" | sed 's/^-- //'
 echo "card: ${card:-unknown}; build done at $(elapsed)"
 
 echo "== correctness: toy training on CUDA vs the CPU (mean IoU within 0.05); deterministic CUDA twice identical"
-$F make-toy --out "$log/toy" >/dev/null
-common="--config configs/toy.toml data.root=$log/toy optim.iterations=$its eval.every=0 run.threads=0"
+$F make-toy --out "$work/toy" >/dev/null
+common="--config configs/toy.toml data.root=$work/toy optim.iterations=$its eval.every=0 run.threads=0"
 miou() { $F show --no-config "$1" | awk '$1 == "mean_iou" {print $2}'; }
 train() {  # name, overrides...
   local name=$1; shift
-  if ! $F train $common run.results_dir="$log/$name" "$@" >"$log/$name.log" 2>&1; then
+  if ! $F train $common run.results_dir="$work/$name" "$@" >"$log/$name.log" 2>&1; then
     { echo "FAIL: $name training failed:"; tail -15 "$log/$name.log"; } >&2; return 1
   fi
-  miou "$(ls "$log/$name"/adhoc/*.h5)"
+  miou "$(ls "$work/$name"/adhoc/*.h5)"
 }
 cpu=$(train cpu run.device=cpu)
 echo "toy mean IoU, cpu fp32: ${cpu:-n/a}"
@@ -57,7 +59,7 @@ for variant in "${variants[@]}"; do
   echo "toy mean IoU, $name ($*): ${v:-n/a}: $verdict (within 0.05 of the CPU)"
 done
 if v=$(train det run.device=$dev run.deterministic=true) && \
-   $F rerun "$(ls "$log"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then
+   $F rerun "$(ls "$work"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then
   echo "PASS: deterministic CUDA run (mean IoU $v) reran identically"
 else
   tail -15 "$log/rerun.log" 2>/dev/null; echo "FAIL: deterministic CUDA rerun differs or failed"
@@ -85,19 +87,19 @@ bench f2 $bf16 $b16 --breakdown
 py p2 $b16 --amp bf16 --channels-last --compile
 echo "batch 16 done at $(elapsed)"
 # --real: JPEG decode + augmentation on the host's cores, 500x500 toy JPEGs, 512 crops.
-$F make-toy --out "$log/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
-bench f3 $bf16 $b16 --real data.root="$log/toy500" data.crop=$crop data.scale=[0.5,2.0] data.hflip=true \
+$F make-toy --out "$work/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
+bench f3 $bf16 $b16 --real data.root="$work/toy500" data.crop=$crop data.scale=[0.5,2.0] data.hflip=true \
   data.workers="$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))"
 echo "real loader done at $(elapsed)"
 
 # Where the GPU time of a bf16 batch-16 step goes, by kernel (Nsight Systems), when nsys is there
 # and time is left (the call should stay within 8 minutes).
 if ! $smoke && command -v nsys >/dev/null && [ $(( $(date +%s) - start )) -lt 330 ]; then
-  if timeout 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$log/profile" \
+  if timeout 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$work/profile" \
        $F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda $bf16 $b16 --iters 5 --repeats 1 \
        >"$log/nsys.log" 2>&1 &&
      nsys stats --force-export true --report cuda_gpu_kern_sum --format csv --output "$log/kernels" \
-       "$log/profile.nsys-rep" >>"$log/nsys.log" 2>&1; then
+       "$work/profile.nsys-rep" >>"$log/nsys.log" 2>&1; then
     echo; echo "GPU time by kernel, 5 bf16 batch-16 steps (+ warm-up), top 15 (nsys):"
     python3 - "$log"/kernels*.csv <<'PY' || echo "(could not read the nsys summary)"
 import csv, sys

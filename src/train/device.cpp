@@ -20,57 +20,58 @@ namespace fcnlab {
 
 namespace {
 
+#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
 bool autocast_enabled(c10::DeviceType type) {
-#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
   return at::autocast::is_autocast_enabled(type);
-#else
-  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
 }
-
 void set_autocast_enabled(c10::DeviceType type, bool on) {
-#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
   at::autocast::set_autocast_enabled(type, on);
+}
+c10::ScalarType autocast_dtype(c10::DeviceType type) {
+  return at::autocast::get_autocast_dtype(type);
+}
+void set_autocast_dtype(c10::DeviceType type, c10::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(type, dtype);
+}
 #else
+bool autocast_enabled(c10::DeviceType type) {
+  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast_enabled(c10::DeviceType type, bool on) {
   if (type == c10::DeviceType::CUDA)
     at::autocast::set_enabled(on);
   else
     at::autocast::set_cpu_enabled(on);
-#endif
 }
-
 c10::ScalarType autocast_dtype(c10::DeviceType type) {
-#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
-  return at::autocast::get_autocast_dtype(type);
-#else
   return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype()
                                        : at::autocast::get_autocast_cpu_dtype();
-#endif
 }
-
 void set_autocast_dtype(c10::DeviceType type, c10::ScalarType dtype) {
-#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
-  at::autocast::set_autocast_dtype(type, dtype);
-#else
   if (type == c10::DeviceType::CUDA)
     at::autocast::set_autocast_gpu_dtype(dtype);
   else
     at::autocast::set_autocast_cpu_dtype(dtype);
-#endif
 }
+#endif
 
 }  // namespace
 
-AutocastScope::AutocastScope(const torch::Device& device, Amp amp) {
+void require_amp_supported(const torch::Device& device, Amp amp) {
   if (amp == Amp::off) return;
-  type_ = device.type();
-  if (type_ != c10::DeviceType::CUDA && type_ != c10::DeviceType::CPU)
+  if (!device.is_cuda() && !device.is_cpu())
     throw ConfigError(
         fmt::format("optim.amp = \"{}\": autocast on device {} is not supported", to_string(amp), device.str()));
-  if (amp == Amp::fp16 && type_ == c10::DeviceType::CPU)
+  if (amp == Amp::fp16 && device.is_cpu())
     throw ConfigError(
         "optim.amp = \"fp16\" needs CUDA (LibTorch's CPU autocast and loss scaling are bf16-only); "
-        "use optim.amp = \"bf16\" on the CPU");
+        "this run is on the CPU: use optim.amp = \"bf16\" or \"off\"");
+}
+
+AutocastScope::AutocastScope(const torch::Device& device, Amp amp) {
+  if (amp == Amp::off) return;
+  require_amp_supported(device, amp);
+  type_ = device.type();
   prev_enabled_ = autocast_enabled(type_);
   prev_dtype_ = autocast_dtype(type_);
   set_autocast_dtype(type_, amp == Amp::fp16 ? c10::ScalarType::Half : c10::ScalarType::BFloat16);
@@ -103,8 +104,7 @@ torch::Tensor images_to_device(const torch::Tensor& images, const torch::Device&
 
 LossScaler::LossScaler(const torch::Device& device, bool enabled) : enabled_(enabled) {
   if (!enabled_) return;
-  if (!device.is_cuda())
-    throw ConfigError(fmt::format("optim.amp = \"fp16\": loss scaling needs CUDA, this run is on {}", device.str()));
+  require_amp_supported(device, Amp::fp16);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   scale_ = torch::full({1}, 65536.0, f32);
   growth_tracker_ = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(device));

@@ -11,6 +11,10 @@
 
 namespace fcnlab {
 
+// ConfigError unless `amp` can run on `device`: bf16 on the CPU or CUDA, fp16 (autocast and loss
+// scaling) on CUDA only. Checked by configure_runtime before a run starts, and by the two below.
+void require_amp_supported(const torch::Device& device, Amp amp);
+
 // Autocast on `device` for the scope's lifetime with optim.amp's dtype (nothing for Amp::off):
 // the matmul/conv family runs in bf16/fp16, weights are cast once per scope (autocast's cache),
 // parameters stay fp32. Restores the previous autocast state on exit. Autocast is thread-local:

@@ -30,12 +30,7 @@ RuntimeInfo configure_runtime(const Config& cfg) {
       rt.device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
       break;
   }
-  // optim.amp = "bf16" and optim.channels_last work on both devices; fp16 (autocast + loss
-  // scaling) is CUDA-only in LibTorch.
-  if (rt.device.is_cpu() && cfg.optim.amp == Amp::fp16)
-    throw ConfigError(
-        "optim.amp = \"fp16\" needs CUDA (LibTorch's CPU autocast and loss scaling are bf16-only); "
-        "this run is on the CPU: use optim.amp = \"bf16\" or \"off\"");
+  require_amp_supported(rt.device, cfg.optim.amp);
   const int threads =
       cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);

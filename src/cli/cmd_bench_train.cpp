@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 
 #include "cli/options.h"
 #include "config/loader.h"
@@ -124,42 +125,28 @@ int bench_train(const Args& args) {
   // pipelined step above, which lets the host queue work ahead).
   std::vector<std::pair<std::string, double>> phases;
   if (p.vm.count("breakdown")) {
-    std::vector<double> t_data, t_fwd, t_loss, t_bwd, t_opt;
+    // The same forward_backward as the timed step, with a synchronisation after each phase.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<double>> times;
+    auto t0 = Clock::now();
+    auto record = [&](const std::string& phase) {
+      synchronize(dev);
+      if (!times.count(phase)) order.push_back(phase);
+      times[phase].push_back(ms_since(t0));
+      t0 = Clock::now();
+    };
     for (int i = 0; i < iters; ++i) {
       synchronize(dev);
-      auto t0 = Clock::now();
-      const auto [images, labels] = next();
-      const auto x = images_to_device(images, dev, cfg.optim.channels_last);
-      const auto y = labels.to(dev, true);
-      synchronize(dev);
-      t_data.push_back(ms_since(t0));
       t0 = Clock::now();
       opt.zero_grad();
-      torch::Tensor logits;
-      {
-        AutocastScope autocast(dev, cfg.optim.amp);
-        logits = model->forward(x);
-      }
-      synchronize(dev);
-      t_fwd.push_back(ms_since(t0));
-      t0 = Clock::now();
-      const auto l = (*loss_fn)(logits.to(torch::kFloat32), y);
-      synchronize(dev);
-      t_loss.push_back(ms_since(t0));
-      t0 = Clock::now();
-      scaler.scale(l).backward();
-      synchronize(dev);
-      t_bwd.push_back(ms_since(t0));
-      t0 = Clock::now();
+      record("zero_grad");
+      const auto [images, labels] = next();
+      forward_backward(model, *loss_fn, images, labels, settings, scaler, 1.0,
+                       [&](const char* phase) { record(phase); });
       scaler.step(opt, params);
-      synchronize(dev);
-      t_opt.push_back(ms_since(t0));
+      record("optimiser step");
     }
-    phases = {{"batch to device", median(t_data)},
-              {"forward", median(t_fwd)},
-              {"loss", median(t_loss)},
-              {"backward", median(t_bwd)},
-              {"optimiser step", median(t_opt)}};
+    for (const auto& phase : order) phases.emplace_back(phase, median(times[phase]));
   }
 
   const double step_ms = median(per_step);

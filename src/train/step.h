@@ -3,6 +3,8 @@
 // benchmark times exactly what training runs.
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "config/enums.h"
 #include "loss/loss.h"
 #include "model/fcn.h"
@@ -19,8 +21,11 @@ struct StepSettings {
 // Moves the batch to the device (asynchronously from pinned memory, in the model's layout), runs
 // the forward pass under autocast, the loss in fp32 divided by `divide` (iter_size), and the
 // backward pass through `scaler`. Returns the loss, detached and still on the device: nothing is
-// read back, so the host can queue the next step while the GPU works.
+// read back, so the host can queue the next step while the GPU works. `after_phase`, when given,
+// is called after each phase ("batch to device", "forward", "loss", "backward"): `fcnlab bench
+// train --breakdown` synchronises and times there.
 torch::Tensor forward_backward(FCN& model, const Loss& loss, const torch::Tensor& images, const torch::Tensor& labels,
-                               const StepSettings& settings, const LossScaler& scaler, double divide = 1.0);
+                               const StepSettings& settings, const LossScaler& scaler, double divide = 1.0,
+                               const std::function<void(const char* phase)>& after_phase = {});
 
 }  // namespace fcnlab

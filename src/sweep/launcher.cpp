@@ -97,14 +97,28 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
 std::filesystem::path write_run_config(const SweepRun& run) {
   std::filesystem::create_directories(run.paths.work_dir);
   const auto file = run.paths.work_dir / "config.toml";
-  const auto tmp = run.paths.work_dir / "config.toml.tmp";
+  // The config is written before the run's lock is taken (by the train child), so two sweeps
+  // may write it at once: each uses its own temp name. Both write the same bytes (the run id is
+  // the config's hash), so whichever rename lands last leaves the same file.
+  const auto tmp = run.paths.work_dir / fmt::format(".config.toml.{}.tmp", ::getpid());
   {
     std::ofstream out(tmp);
     out << "# resolved config of run " << run.paths.run_id << " (experiment " << run.config.run.experiment << ")\n"
         << to_canonical_toml(run.config);
-    if (!out) throw IoError(fmt::format("{}: cannot write", tmp.string()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw IoError(fmt::format("{}: cannot write", tmp.string()));
+    }
   }
-  std::filesystem::rename(tmp, file);
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw IoError(fmt::format("{}: cannot rename to {}: {}", tmp.string(), file.string(), ec.message()));
+  }
   return file;
 }
 

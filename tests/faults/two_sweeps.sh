@@ -19,7 +19,7 @@ timeout 600 "$FCNLAB" "${ARGS[@]}" >"$WORK/s1.log" 2>&1 & p1=$!
 timeout 600 "$FCNLAB" "${ARGS[@]}" >"$WORK/s2.log" 2>&1 & p2=$!
 rc1=0; wait $p1 || rc1=$?
 rc2=0; wait $p2 || rc2=$?
-[ $rc1 = 0 ] && [ $rc2 = 0 ] || { tail -20 "$WORK/s1.log" "$WORK/s2.log" >&2; fail "sweeps exited $rc1 and $rc2"; }
+[ $rc1 = 0 ] && [ $rc2 = 0 ] || { tail -n 20 "$WORK/s1.log" "$WORK/s2.log" >&2; fail "sweeps exited $rc1 and $rc2"; }
 EXP=$WORK/res/twice
 [ "$(ls "$EXP"/*.h5 | wc -l)" = "$want" ] || fail "expected $want run files"
 for d in "$EXP"/.work/*/; do
@@ -45,7 +45,7 @@ for _ in $(seq 1 600); do compgen -G "$EXP/.work/*/ckpt-*.pt" >/dev/null && brea
 kill_group "$victim"
 note "killed one sweep with checkpoints: $(ls "$EXP"/.work/*/ckpt-*.pt 2>/dev/null | wc -l)"
 rc3=0; wait $p3 || rc3=$?
-[ $rc3 = 0 ] || { tail -20 "$WORK/s3.log" >&2; fail "the surviving sweep exited $rc3"; }
+[ $rc3 = 0 ] || { tail -n 20 "$WORK/s3.log" >&2; fail "the surviving sweep exited $rc3"; }
 [ "$(ls "$EXP"/*.h5 | wc -l)" = "$want" ] || fail "the survivor left the sweep incomplete"
 for f in "$EXP"/*.h5; do [ "$(run_status "$f")" = finished ] || fail "$f not finished"; done
 grep -q "resuming from checkpoint" "$EXP"/.work/*/train.log || fail "no run of the killed sweep was resumed"

@@ -98,8 +98,9 @@ std::filesystem::path write_run_config(const SweepRun& run) {
   std::filesystem::create_directories(run.paths.work_dir);
   const auto file = run.paths.work_dir / "config.toml";
   // The config is written before the run's lock is taken (by the train child), so two sweeps
-  // may write it at once: each uses its own temp name. Both write the same bytes (the run id is
-  // the config's hash), so whichever rename lands last leaves the same file.
+  // may write it at once: each uses its own temp name, and the last rename wins. The run id is
+  // the hash of the config's result-affecting keys, so the two can differ only in unhashed keys
+  // (run.threads, run.log_every, ...), which do not change the results.
   const auto tmp = run.paths.work_dir / fmt::format(".config.toml.{}.tmp", ::getpid());
   {
     std::ofstream out(tmp);

@@ -11,6 +11,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "data/loader.h"
 #include "data/voc.h"
 #include "loss/loss.h"
@@ -158,13 +159,15 @@ int bench_train(const Args& args) {
   const double host_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
   if (p.vm.count("json")) {
     std::string ph;
-    for (const auto& [name, ms] : phases) ph += fmt::format("{}\"{}\": {:.3f}", ph.empty() ? "" : ", ", name, ms);
+    for (const auto& [name, ms] : phases)
+      ph += fmt::format("{}{}: {:.3f}", ph.empty() ? "" : ", ", quoted_string(name), ms);
     std::cout << fmt::format(
-        "{{\"device\": \"{}\", \"skip\": {}, \"batch\": {}, \"size\": {}, \"amp\": \"{}\", \"channels_last\": {}, "
+        "{{\"device\": {}, \"skip\": {}, \"batch\": {}, \"size\": {}, \"amp\": {}, \"channels_last\": {}, "
         "\"real\": {}, \"ms_per_step\": {:.3f}, \"img_per_s\": {:.2f}, \"tflops\": {:.3f}, \"peak_device_mib\": {}, "
         "\"peak_host_mib\": {:.0f}, \"phases_ms\": {{{}}}}}\n",
-        rt.device_name, static_cast<int>(cfg.model.skip), batch, h, to_string(cfg.optim.amp), cfg.optim.channels_last,
-        real, step_ms, img_s, tflops, mem.known ? fmt::format("{:.0f}", mem.peak_allocated_mib) : "null", host_mib, ph);
+        quoted_string(rt.device_name), static_cast<int>(cfg.model.skip), batch, h,
+        quoted_string(to_string(cfg.optim.amp)), cfg.optim.channels_last, real, step_ms, img_s, tflops,
+        mem.known ? fmt::format("{:.0f}", mem.peak_allocated_mib) : "null", host_mib, ph);
     return 0;
   }
   std::cout << fmt::format(

@@ -133,10 +133,6 @@ bool LossScaler::step(torch::optim::Optimizer& optimizer, const std::vector<torc
   return finite;
 }
 
-double LossScaler::current_scale() const {
-  return enabled_ ? scale_.item<double>() : 1.0;
-}
-
 std::vector<double> LossScaler::state() const {
   if (!enabled_) return {};
   return {scale_.item<double>(), static_cast<double>(growth_tracker_.item<int>())};

@@ -54,12 +54,10 @@ torch::Tensor images_to_device(const torch::Tensor& images, const torch::Device&
 class LossScaler {
  public:
   LossScaler(const torch::Device& device, bool enabled);
-  bool enabled() const { return enabled_; }
   torch::Tensor scale(const torch::Tensor& loss) const;
   // Unscales the gradients of `params` in place, steps `optimizer` unless any was inf/NaN (this
   // reads one flag back from the device), then updates the scale. Returns whether it stepped.
   bool step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params);
-  double current_scale() const;
   // Checkpointing: the scale and the count of good steps since it last changed.
   std::vector<double> state() const;
   void load_state(const std::vector<double>& state);

@@ -189,6 +189,57 @@ TEST_CASE("void pixels contribute nothing: their logits change neither loss nor 
   }
 }
 
+TEST_CASE("fused CE kernels (run.deterministic = false) equal the one-hot CE, value and gradient") {
+  torch::manual_seed(5);
+  const std::int64_t B = 2, C = 4, H = 5, W = 7;
+  const auto labels = random_labels(B, C, H, W);
+  REQUIRE(labels.eq(255).any().item<bool>());
+  for (LossName name : {LossName::ce, LossName::ce_dice, LossName::ce_lovasz}) {
+    for (Reduction red : {Reduction::mean, Reduction::sum}) {
+      INFO("loss " << name_of(name) << ", reduction " << to_string(red));
+      LossConfig cfg = cfg_for(name);
+      cfg.reduction = red;
+      const auto one_hot = make_loss(cfg, static_cast<int>(C), {}, LossKernels::deterministic);
+      const auto fused = make_loss(cfg, static_cast<int>(C), {}, LossKernels::fused);
+      auto a = torch::randn({B, C, H, W}, kDouble).requires_grad_(true);
+      auto b = a.detach().clone().requires_grad_(true);
+      const auto la = (*one_hot)(a, labels), lb = (*fused)(b, labels);
+      la.backward();
+      lb.backward();
+      CHECK(lb.item<double>() == Approx(la.item<double>()).epsilon(1e-12));
+      CHECK(torch::allclose(a.grad(), b.grad(), 1e-10, 1e-12));
+      CHECK(b.grad().abs().sum().item<double>() > 1e-3);
+    }
+  }
+  SECTION("it is nll_loss2d (the autograd node says so), and only for unweighted CE") {
+    LossConfig cfg = cfg_for(LossName::ce);
+    cfg.reduction = Reduction::sum;
+    auto x = torch::randn({B, C, H, W}, kDouble).requires_grad_(true);
+    const auto node = [&](LossKernels k, LossName name, std::vector<double> w) {
+      cfg.name = name;
+      return (*make_loss(cfg, static_cast<int>(C), std::move(w), k))(x, labels).grad_fn()->name();
+    };
+    CHECK(node(LossKernels::fused, LossName::ce, {}).find("NllLoss2D") != std::string::npos);
+    CHECK(node(LossKernels::deterministic, LossName::ce, {}).find("NllLoss") == std::string::npos);
+    CHECK(node(LossKernels::fused, LossName::wce, {1.0, 2.0, 3.0, 4.0}).find("NllLoss") == std::string::npos);
+  }
+  SECTION("a batch without a valid pixel gives 0 and a zero gradient for either reduction") {
+    const auto all_void = torch::full({B, H, W}, std::int64_t{255}, torch::kLong);
+    for (Reduction red : {Reduction::mean, Reduction::sum}) {
+      auto x = torch::randn({B, C, H, W}, kDouble).requires_grad_(true);
+      const auto l = fused_cross_entropy(x, all_void, red);
+      l.backward();
+      CHECK(l.item<double>() == 0.0);
+      CHECK(x.grad().abs().max().item<double>() == 0.0);
+    }
+  }
+  SECTION("a label out of range is a DataError, as for the one-hot form") {
+    auto bad = labels.clone();
+    bad[0][0][0] = C;
+    CHECK_THROWS_AS(fused_cross_entropy(torch::randn({B, C, H, W}, kDouble), bad, Reduction::mean), DataError);
+  }
+}
+
 TEST_CASE("boundary-weighted CE: the weight map is the Euclidean band around label boundaries") {
   torch::manual_seed(4);
   const std::int64_t B = 1, H = 11, W = 12;

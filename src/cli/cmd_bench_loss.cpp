@@ -23,7 +23,8 @@ int bench_loss(const Args& args) {
   if (p.help) {
     print_help("fcnlab bench loss [--iters N] [--batch B] [--classes C] [--size S] [--threads T]",
                "Times forward + backward of every loss.name on random float logits [B,C,S,S] and labels\n"
-               "with 10% void, on the CPU (defaults: the toy training size).",
+               "with 10% void, on the CPU (defaults: the toy training size), and the fused CE kernels\n"
+               "that training uses with run.deterministic = false.",
                opts);
     return 0;
   }
@@ -31,17 +32,15 @@ int bench_loss(const Args& args) {
   torch::manual_seed(0);
   const auto logits0 = torch::randn({batch, classes, size, size});
   auto labels = torch::randint(0, classes, {batch, size, size}, torch::kLong);
-  labels = torch::where(torch::rand({batch, size, size}) < 0.1, torch::full({}, std::int64_t{255}, torch::kLong), labels);
+  labels =
+      torch::where(torch::rand({batch, size, size}) < 0.1, torch::full({}, std::int64_t{255}, torch::kLong), labels);
   std::vector<double> weights(static_cast<std::size_t>(classes), 1.0);
   std::cout << fmt::format("bench loss: logits [{}, {}, {}, {}] float, {} torch threads, forward + backward\n", batch,
                            classes, size, size, torch::get_num_threads());
-  for (const auto& [name, label] : EnumNames<LossName>::table) {
-    LossConfig cfg;
-    cfg.name = name;
-    const auto loss = make_loss(cfg, classes, weights);
+  auto time_loss = [&](const Loss& loss, std::string_view label) {
     auto step = [&] {
       auto x = logits0.clone().requires_grad_(true);
-      (*loss)(x, labels).backward();
+      loss(x, labels).backward();
       return x.grad().sum().item<double>();
     };
     step();
@@ -51,7 +50,14 @@ int bench_loss(const Args& args) {
     const double ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / iters;
     std::cout << fmt::format("  {:<12} {:7.2f} ms/step\n", label, ms);
     (void)sink;
+  };
+  for (const auto& [name, label] : EnumNames<LossName>::table) {
+    LossConfig cfg;
+    cfg.name = name;
+    time_loss(*make_loss(cfg, classes, weights), label);
   }
+  // What training with run.deterministic = false uses for ce.
+  time_loss(*make_loss(LossConfig{}, classes, {}, LossKernels::fused), "ce, fused");
   return 0;
 }
 

@@ -82,9 +82,8 @@ int bench_train(const Args& args) {
   if (cfg.optim.channels_last) to_channels_last(*model);
   model->train();
   const std::vector<torch::Tensor> params = trainable_parameters(model);
-  torch::optim::SGD opt(
-      params, torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
-  const auto loss_fn = make_loss(cfg.loss, classes, cfg.loss.class_weights);
+  const auto opt = make_optimizer(cfg.optim, params);
+  const auto loss_fn = make_step_loss(cfg, cfg.loss.class_weights);
   LossScaler scaler(dev, cfg.optim.amp == Amp::fp16);
   const StepSettings settings{dev, cfg.optim.amp, cfg.optim.channels_last};
 
@@ -104,9 +103,9 @@ int bench_train(const Args& args) {
   };
   auto step = [&] {
     const auto [images, labels] = next();
-    opt.zero_grad();
+    opt->zero_grad();
     forward_backward(model, *loss_fn, images, labels, settings, scaler);
-    scaler.step(opt, params);
+    scaler.step(*opt, params);
   };
 
   for (int i = 0; i < warmup; ++i) step();
@@ -139,12 +138,12 @@ int bench_train(const Args& args) {
     for (int i = 0; i < iters; ++i) {
       synchronize(dev);
       t0 = Clock::now();
-      opt.zero_grad();
+      opt->zero_grad();
       record("zero_grad");
       const auto [images, labels] = next();
       forward_backward(model, *loss_fn, images, labels, settings, scaler, 1.0,
                        [&](const char* phase) { record(phase); });
-      scaler.step(opt, params);
+      scaler.step(*opt, params);
       record("optimiser step");
     }
     for (const auto& phase : order) phases.emplace_back(phase, median(times[phase]));

@@ -4,9 +4,9 @@
 
 #include <cmath>
 #include <cstring>
-#include <utility>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "config/enums.h"
 #include "core/error.h"
@@ -25,8 +25,8 @@ std::string shape(const torch::Tensor& t) {
 
 // Shapes and label range; returns the labels as int64.
 torch::Tensor checked_labels(const torch::Tensor& logits, const torch::Tensor& labels) {
-  if (logits.dim() != 4 || labels.dim() != 3 || logits.size(0) != labels.size(0) ||
-      logits.size(2) != labels.size(1) || logits.size(3) != labels.size(2))
+  if (logits.dim() != 4 || labels.dim() != 3 || logits.size(0) != labels.size(0) || logits.size(2) != labels.size(1) ||
+      logits.size(3) != labels.size(2))
     throw DataError(fmt::format("loss: logits {} and labels {} do not match ([B,C,H,W] and [B,H,W])", shape(logits),
                                 shape(labels)));
   const std::int64_t C = logits.size(1);
@@ -81,7 +81,7 @@ void radix_argsort_desc_rows(const F* x, std::int64_t rows, std::int64_t n, std:
       U u;
       std::memcpy(&u, &v, sizeof(U));
       u = (u & kSign) ? static_cast<U>(~u) : static_cast<U>(u ^ kSign);  // ascending key
-      keys[i] = static_cast<U>(~u);                                       // descending
+      keys[i] = static_cast<U>(~u);                                      // descending
       pr[i] = static_cast<std::int64_t>(i);
     }
     for (int shift = 0; shift < kBits; shift += 8) {
@@ -138,13 +138,23 @@ torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& la
   return reduce(pixel_nll(logits, oh), w, reduction);
 }
 
+torch::Tensor fused_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, Reduction reduction) {
+  const torch::Tensor l = checked_labels(logits, labels);
+  // Always summed, then divided here: nll_loss's own mean is 0/0 (NaN) on a batch without a valid
+  // pixel, where this contract says 0.
+  const torch::Tensor total = torch::nll_loss2d(torch::log_softmax(logits, 1), l, /*weight=*/{}, at::Reduction::Sum,
+                                                /*ignore_index=*/kVoid);
+  if (reduction == Reduction::sum) return total;
+  return total / l.ne(kVoid).sum().clamp_min(1);
+}
+
 torch::Tensor focal_loss(const torch::Tensor& logits, const torch::Tensor& labels, double gamma, Reduction reduction) {
   const torch::Tensor l = checked_labels(logits, labels);
   const torch::Tensor oh = one_hot(l, logits.size(1), logits.options());
   const torch::Tensor valid = oh.sum(1);
   // log p of the label; a harmless constant on void pixels keeps pow's gradient finite there.
-  const torch::Tensor logp = torch::where(valid > 0, (torch::log_softmax(logits, 1) * oh).sum(1),
-                                          torch::full({}, -1.0, logits.options()));
+  const torch::Tensor logp =
+      torch::where(valid > 0, (torch::log_softmax(logits, 1) * oh).sum(1), torch::full({}, -1.0, logits.options()));
   const torch::Tensor modulating = (1 - torch::exp(logp)).clamp_min(1e-30).pow(gamma);
   return reduce(-modulating * logp, valid, reduction);
 }
@@ -177,8 +187,8 @@ torch::Tensor boundary_weight_map(const torch::Tensor& labels, int width, double
   return (1.0 + (weight - 1.0) * near.to(dtype)) * valid.to(dtype);
 }
 
-torch::Tensor boundary_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, int width,
-                                     double weight, Reduction reduction) {
+torch::Tensor boundary_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, int width, double weight,
+                                     Reduction reduction) {
   const torch::Tensor l = checked_labels(logits, labels);
   const torch::Tensor oh = one_hot(l, logits.size(1), logits.options());
   return reduce(pixel_nll(logits, oh), boundary_weight_map(l, width, weight, logits.scalar_type()), reduction);
@@ -239,14 +249,17 @@ namespace {
 
 class CrossEntropyLoss : public Loss {
  public:
-  CrossEntropyLoss(Reduction r, std::vector<double> w) : reduction_(r), weights_(std::move(w)) {}
+  CrossEntropyLoss(Reduction r, std::vector<double> w, LossKernels k)
+      : reduction_(r), weights_(std::move(w)), fused_(k == LossKernels::fused && weights_.empty()) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& labels) const override {
-    return cross_entropy(logits, labels, reduction_, weights_);
+    return fused_ ? fused_cross_entropy(logits, labels, reduction_)
+                  : cross_entropy(logits, labels, reduction_, weights_);
   }
 
  private:
   Reduction reduction_;
   std::vector<double> weights_;
+  bool fused_;
 };
 
 class FocalLoss : public Loss {
@@ -308,11 +321,12 @@ class CompositeLoss : public Loss {
 
 }  // namespace
 
-std::unique_ptr<Loss> make_loss(const LossConfig& cfg, int num_classes, std::vector<double> class_weights) {
+std::unique_ptr<Loss> make_loss(const LossConfig& cfg, int num_classes, std::vector<double> class_weights,
+                                LossKernels kernels) {
   if (num_classes < 1) throw ConfigError(fmt::format("loss: number of classes must be >= 1, got {}", num_classes));
   switch (cfg.name) {
     case LossName::ce:
-      return std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{});
+      return std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{}, kernels);
     case LossName::wce: {
       if (class_weights.empty() && cfg.class_weighting == ClassWeighting::given) class_weights = cfg.class_weights;
       if (static_cast<int>(class_weights.size()) != num_classes)
@@ -323,7 +337,7 @@ std::unique_ptr<Loss> make_loss(const LossConfig& cfg, int num_classes, std::vec
       for (double w : class_weights)
         if (!(w >= 0) || !std::isfinite(w))
           throw ConfigError(fmt::format("loss.class_weights: weight {} is not a finite number >= 0", w));
-      return std::make_unique<CrossEntropyLoss>(cfg.reduction, std::move(class_weights));
+      return std::make_unique<CrossEntropyLoss>(cfg.reduction, std::move(class_weights), kernels);
     }
     case LossName::dice:
       return std::make_unique<DiceLoss>();
@@ -334,14 +348,15 @@ std::unique_ptr<Loss> make_loss(const LossConfig& cfg, int num_classes, std::vec
     case LossName::boundary_ce:
       return std::make_unique<BoundaryCrossEntropyLoss>(cfg.boundary_width, cfg.boundary_weight, cfg.reduction);
     case LossName::ce_dice:
-      return std::make_unique<CompositeLoss>(std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{}),
-                                             std::make_unique<DiceLoss>(), cfg.aux_weight);
+      return std::make_unique<CompositeLoss>(
+          std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{}, kernels),
+          std::make_unique<DiceLoss>(), cfg.aux_weight);
     case LossName::ce_lovasz:
-      return std::make_unique<CompositeLoss>(std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{}),
-                                             std::make_unique<LovaszLoss>(cfg.per_image), cfg.aux_weight);
+      return std::make_unique<CompositeLoss>(
+          std::make_unique<CrossEntropyLoss>(cfg.reduction, std::vector<double>{}, kernels),
+          std::make_unique<LovaszLoss>(cfg.per_image), cfg.aux_weight);
   }
   throw ConfigError("loss.name: unknown loss");
 }
-
 
 }  // namespace fcnlab

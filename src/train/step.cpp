@@ -1,6 +1,28 @@
 #include "train/step.h"
 
+#include <utility>
+
+#include "core/error.h"
+
 namespace fcnlab {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
+  switch (o.name) {
+    case Optimizer::sgd:
+      return std::make_unique<torch::optim::SGD>(
+          std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    case Optimizer::adam:
+      return std::make_unique<torch::optim::Adam>(
+          std::move(params),
+          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay));
+  }
+  throw ConfigError("optim.name: unsupported optimiser");
+}
+
+std::unique_ptr<Loss> make_step_loss(const Config& cfg, std::vector<double> class_weights) {
+  return make_loss(cfg.loss, cfg.data.num_classes, std::move(class_weights),
+                   cfg.run.deterministic ? LossKernels::deterministic : LossKernels::fused);
+}
 
 torch::Tensor forward_backward(FCN& model, const Loss& loss, const torch::Tensor& images, const torch::Tensor& labels,
                                const StepSettings& settings, const LossScaler& scaler, double divide,

@@ -4,6 +4,10 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
 
 #include "config/enums.h"
 #include "loss/loss.h"
@@ -11,6 +15,13 @@
 #include "train/device.h"
 
 namespace fcnlab {
+
+// The optimiser of optim.name over `params` (SGD with momentum and weight decay, or Adam).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params);
+
+// The training loss of `cfg` (make_loss with `class_weights`): with run.deterministic = false, the
+// fused CE kernels (LossKernels::fused), otherwise the deterministic formulations.
+std::unique_ptr<Loss> make_step_loss(const Config& cfg, std::vector<double> class_weights);
 
 struct StepSettings {
   torch::Device device{torch::kCPU};

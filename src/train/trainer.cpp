@@ -85,19 +85,6 @@ std::string host_name() {
   return buf;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
-  switch (o.name) {
-    case Optimizer::sgd:
-      return std::make_unique<torch::optim::SGD>(
-          std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
-    case Optimizer::adam:
-      return std::make_unique<torch::optim::Adam>(
-          std::move(params),
-          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay));
-  }
-  throw ConfigError("optim.name: unsupported optimiser");
-}
-
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }
@@ -198,7 +185,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   if (cfg.optim.channels_last) to_channels_last(*model);
   const std::vector<torch::Tensor> params = trainable_parameters(model);
   auto optimizer = make_optimizer(cfg.optim, params);
-  const auto loss_fn = make_loss(cfg.loss, num_classes, class_weights_for(cfg, *train_set));
+  const auto loss_fn = make_step_loss(cfg, class_weights_for(cfg, *train_set));
   LossScaler scaler(device, cfg.optim.amp == Amp::fp16);
   const StepSettings step_settings{device, cfg.optim.amp, cfg.optim.channels_last};
 

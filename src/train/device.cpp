@@ -2,60 +2,15 @@
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
-#include <torch/version.h>
 
 #include "core/error.h"
+#include "model/autocast_compat.h"
 
 #ifdef FCNLAB_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-// LibTorch 2.4 replaced the per-device autocast functions (set_enabled, set_cpu_enabled,
-// set_autocast_gpu_dtype, ...) by ones taking the device type; the old ones are deprecated there.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define FCNLAB_AUTOCAST_BY_DEVICE_TYPE 1
-#endif
-
 namespace fcnlab {
-
-namespace {
-
-#ifdef FCNLAB_AUTOCAST_BY_DEVICE_TYPE
-bool autocast_enabled(c10::DeviceType type) {
-  return at::autocast::is_autocast_enabled(type);
-}
-void set_autocast_enabled(c10::DeviceType type, bool on) {
-  at::autocast::set_autocast_enabled(type, on);
-}
-c10::ScalarType autocast_dtype(c10::DeviceType type) {
-  return at::autocast::get_autocast_dtype(type);
-}
-void set_autocast_dtype(c10::DeviceType type, c10::ScalarType dtype) {
-  at::autocast::set_autocast_dtype(type, dtype);
-}
-#else
-bool autocast_enabled(c10::DeviceType type) {
-  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-}
-void set_autocast_enabled(c10::DeviceType type, bool on) {
-  if (type == c10::DeviceType::CUDA)
-    at::autocast::set_enabled(on);
-  else
-    at::autocast::set_cpu_enabled(on);
-}
-c10::ScalarType autocast_dtype(c10::DeviceType type) {
-  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype()
-                                       : at::autocast::get_autocast_cpu_dtype();
-}
-void set_autocast_dtype(c10::DeviceType type, c10::ScalarType dtype) {
-  if (type == c10::DeviceType::CUDA)
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  else
-    at::autocast::set_autocast_cpu_dtype(dtype);
-}
-#endif
-
-}  // namespace
 
 void require_amp_supported(const torch::Device& device, Amp amp) {
   if (amp == Amp::off) return;
@@ -72,10 +27,10 @@ AutocastScope::AutocastScope(const torch::Device& device, Amp amp) {
   if (amp == Amp::off) return;
   require_amp_supported(device, amp);
   type_ = device.type();
-  prev_enabled_ = autocast_enabled(type_);
-  prev_dtype_ = autocast_dtype(type_);
-  set_autocast_dtype(type_, amp == Amp::fp16 ? c10::ScalarType::Half : c10::ScalarType::BFloat16);
-  set_autocast_enabled(type_, true);
+  prev_enabled_ = autocast::enabled(type_);
+  prev_dtype_ = autocast::dtype(type_);
+  autocast::set_dtype(type_, amp == Amp::fp16 ? c10::ScalarType::Half : c10::ScalarType::BFloat16);
+  autocast::set_enabled(type_, true);
   at::autocast::increment_nesting();
   active_ = true;
 }
@@ -84,8 +39,8 @@ AutocastScope::~AutocastScope() {
   if (!active_) return;
   // Leaving the outermost scope drops the weights cast in it (they change at the next step).
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast_enabled(type_, prev_enabled_);
-  set_autocast_dtype(type_, prev_dtype_);
+  autocast::set_enabled(type_, prev_enabled_);
+  autocast::set_dtype(type_, prev_dtype_);
 }
 
 void to_channels_last(torch::nn::Module& module) {

@@ -3,11 +3,15 @@
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "config/loader.h"
 #include "core/error.h"
 #include "helpers.h"
 #include "loss/loss.h"
+#include "model/conv_relu.h"
 #include "model/fcn.h"
 #include "train/checkpoint.h"
 #include "train/device.h"
@@ -18,6 +22,21 @@ using fcnlab::test::TempDir;
 
 namespace {
 const torch::Device kCpu{torch::kCPU};
+
+// Nodes of the autograd graph behind `t` whose name contains `part` (each node counted once).
+int count_nodes(const torch::Tensor& t, const std::string& part) {
+  std::vector<torch::autograd::Node*> todo{t.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  int n = 0;
+  while (!todo.empty()) {
+    auto* node = todo.back();
+    todo.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (node->name().find(part) != std::string::npos) ++n;
+    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+  }
+  return n;
+}
 
 Config toy_config(const std::vector<std::string>& overrides = {}) {
   return load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, overrides);
@@ -174,4 +193,107 @@ TEST_CASE("fcnlab bench train times the trainer's step and reports it as JSON", 
   r = fcnlab::test::run_fcnlab(base + " --repeats 0");
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.out, Contains("--repeats"));
+}
+
+TEST_CASE("conv2d_relu equals relu(conv2d) in value and in every gradient", "[device]") {
+  torch::manual_seed(4);
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  for (const bool channels_last : {false, true}) {
+    for (const bool input_grad : {true, false}) {
+      for (const std::int64_t pad : {0, 1, 3}) {
+        INFO("channels_last " << channels_last << ", input grad " << input_grad << ", padding " << pad);
+        const auto fmt = input_format(channels_last);
+        const auto x0 = torch::randn({2, 3, 9, 7}, f64).contiguous(fmt);
+        const auto w0 = torch::randn({5, 3, 3, 3}, f64).contiguous(fmt);
+        const auto b0 = torch::randn({5}, f64);
+        auto x = x0.clone().requires_grad_(input_grad), w = w0.clone().requires_grad_(true),
+             b = b0.clone().requires_grad_(true);
+        auto xr = x0.clone().requires_grad_(input_grad), wr = w0.clone().requires_grad_(true),
+             br = b0.clone().requires_grad_(true);
+        const auto y = conv2d_relu(x, w, b, pad);
+        const auto ref = torch::relu(torch::conv2d(xr, wr, br, 1, pad));
+        REQUIRE(y.sizes() == ref.sizes());
+        CHECK(torch::allclose(y, ref, 1e-12, 1e-12));
+        CHECK((ref == 0).any().item<bool>());  // the ReLU mask is exercised
+        const auto g = torch::randn_like(ref);
+        (y * g).sum().backward();
+        (ref * g).sum().backward();
+        CHECK(torch::allclose(w.grad(), wr.grad(), 1e-10, 1e-12));
+        CHECK(torch::allclose(b.grad(), br.grad(), 1e-10, 1e-12));
+        if (input_grad)
+          CHECK(torch::allclose(x.grad(), xr.grad(), 1e-10, 1e-12));
+        else
+          CHECK_FALSE(x.grad().defined());
+        CHECK(count_nodes(y, "Conv2dRelu") == 1);
+        CHECK_FALSE(conv2d_relu_fuses(x));  // no cuDNN on the CPU: conv2d + relu_ inside the node
+      }
+    }
+  }
+  SECTION("under autocast it computes in autocast's dtype and returns gradients in the arguments' dtypes") {
+    const auto x = torch::randn({2, 3, 8, 8});
+    auto w = torch::randn({4, 3, 3, 3}).requires_grad_(true), b = torch::randn({4}).requires_grad_(true);
+    auto wr = w.detach().clone().requires_grad_(true), br = b.detach().clone().requires_grad_(true);
+    torch::Tensor y, ref;
+    {
+      AutocastScope scope(kCpu, Amp::bf16);
+      y = conv2d_relu(x, w, b, 1);
+      ref = torch::relu(torch::conv2d(x, wr, br, 1, 1));
+    }
+    CHECK(y.scalar_type() == torch::kBFloat16);
+    CHECK(ref.scalar_type() == torch::kBFloat16);
+    CHECK(torch::allclose(y.to(torch::kFloat32), ref.to(torch::kFloat32), 1e-2, 1e-2));
+    y.to(torch::kFloat32).sum().backward();
+    ref.to(torch::kFloat32).sum().backward();
+    CHECK(w.grad().scalar_type() == torch::kFloat32);
+    CHECK(b.grad().scalar_type() == torch::kFloat32);
+    CHECK(torch::allclose(w.grad(), wr.grad(), 2e-2, 1e-1));
+    CHECK(torch::allclose(b.grad(), br.grad(), 2e-2, 1e-1));
+  }
+}
+
+TEST_CASE("optim.fuse_conv_relu: the FCN computes the same, with every VGG conv but fc6 fused", "[device]") {
+  for (const char* layout : {"optim.channels_last=false", "optim.channels_last=true"}) {
+    INFO(layout);
+    // The toy preset has BatchNorm, which leaves nothing to fuse.
+    const Config plain = toy_config({"model.padding=caffe", "model.batchnorm=false", layout});
+    const Config fused = toy_config({"model.padding=caffe", "model.batchnorm=false", layout, "run.deterministic=false",
+                                     "optim.fuse_conv_relu=true"});
+    torch::manual_seed(2);
+    FCN a = make_fcn(plain.model, plain.data.num_classes);
+    FCN b = make_fcn(fused.model, fused.data.num_classes);
+    {
+      torch::NoGradGuard no_grad;
+      auto pa = a->parameters(), pb = b->parameters();
+      for (std::size_t i = 0; i < pa.size(); ++i) pa[i].copy_(pa[i] + 0.01 * torch::randn_like(pa[i]));
+      for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+    }
+    prepare_model(a, plain, kCpu);
+    prepare_model(b, fused, kCpu);
+    a->eval();  // no dropout: the two forward passes must see the same function
+    b->eval();
+    const auto x = torch::randn({2, 3, 37, 45});
+    const auto ya = a->forward(images_to_device(x, kCpu, plain.optim.channels_last));
+    const auto yb = b->forward(images_to_device(x, kCpu, fused.optim.channels_last));
+    CHECK(count_nodes(ya, "Conv2dRelu") == 0);
+    CHECK(count_nodes(yb, "Conv2dRelu") == 14);  // conv1_1 ... conv5_3 and fc7
+    CHECK(torch::allclose(ya, yb, 1e-5, 1e-6));
+    ya.square().sum().backward();
+    yb.square().sum().backward();
+    const auto ga = a->parameters(), gb = b->parameters();
+    int compared = 0;
+    for (std::size_t i = 0; i < ga.size(); ++i) {
+      if (!ga[i].grad().defined()) continue;
+      CHECK(torch::allclose(ga[i].grad(), gb[i].grad(), 1e-4, 1e-6));
+      ++compared;
+    }
+    CHECK(compared > 30);
+  }
+  SECTION("it needs run.deterministic = false and no BatchNorm") {
+    CHECK_THROWS_WITH(
+        toy_config({"optim.fuse_conv_relu=true", "run.deterministic=true"}),
+        Catch::Matchers::Contains("optim.fuse_conv_relu") && Catch::Matchers::Contains("run.deterministic = false"));
+    CHECK_THROWS_WITH(
+        toy_config({"optim.fuse_conv_relu=true", "run.deterministic=false", "model.batchnorm=true"}),
+        Catch::Matchers::Contains("optim.fuse_conv_relu") && Catch::Matchers::Contains("model.batchnorm = false"));
+  }
 }

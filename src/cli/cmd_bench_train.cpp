@@ -78,8 +78,7 @@ int bench_train(const Args& args) {
   const int classes = cfg.data.num_classes;
 
   FCN model = make_fcn(cfg.model, classes);
-  model->to(dev);
-  if (cfg.optim.channels_last) to_channels_last(*model);
+  prepare_model(model, cfg, dev);
   model->train();
   const std::vector<torch::Tensor> params = trainable_parameters(model);
   const auto opt = make_optimizer(cfg.optim, params);

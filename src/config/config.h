@@ -91,6 +91,7 @@ struct OptimConfig {
   int iter_size = 1;  // gradient accumulation
   Amp amp = Amp::off;
   bool channels_last = false;
+  bool fuse_conv_relu = false;  // conv + bias + ReLU as one node, cuDNN's fused forward on CUDA
 };
 
 struct EvalConfig {

@@ -96,6 +96,7 @@ void visit_fields(C& c, V&& v) {
   v("optim.iter_size", c.optim.iter_size);
   v("optim.amp", c.optim.amp);
   v("optim.channels_last", c.optim.channels_last);
+  v("optim.fuse_conv_relu", c.optim.fuse_conv_relu);
 
   v("eval.every", c.eval.every);
   v("eval.trimap_widths", c.eval.trimap_widths);
@@ -354,9 +355,12 @@ const std::vector<std::string>& config_keys() {
 
 const std::vector<std::string>& unhashed_keys() {
   // Output locations, labels and execution resources: they never change what is computed.
-  static const std::vector<std::string> keys{"checkpoint.every", "checkpoint.keep", "data.workers",
-                                             "run.experiment",   "run.log_every",   "run.log_level",
-                                             "run.name",         "run.results_dir", "run.threads"};
+  // optim.fuse_conv_relu computes the same function with other kernels (it changes results only in
+  // rounding, like cuDNN's algorithm choice in benchmark mode, which it requires); keeping it out
+  // keeps every run id from before it existed.
+  static const std::vector<std::string> keys{
+      "checkpoint.every", "checkpoint.keep", "data.workers", "optim.fuse_conv_relu", "run.experiment",
+      "run.log_every",    "run.log_level",   "run.name",     "run.results_dir",      "run.threads"};
   return keys;
 }
 
@@ -550,6 +554,10 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.optim.epochs >= 0, "optim.epochs", "must be >= 0 (0 = use optim.iterations)");
   v.check(c.optim.batch_size >= 1, "optim.batch_size", "must be >= 1");
   v.check(c.optim.iter_size >= 1, "optim.iter_size", "must be >= 1");
+  v.check(!c.optim.fuse_conv_relu || !c.run.deterministic, "optim.fuse_conv_relu",
+          "needs run.deterministic = false (cuDNN's fused convolution + ReLU has no deterministic kernel)");
+  v.check(!c.optim.fuse_conv_relu || !c.model.batchnorm, "optim.fuse_conv_relu",
+          "needs model.batchnorm = false (with BatchNorm between convolution and ReLU there is nothing to fuse)");
   v.check(
       c.data.crop > 0 || c.optim.batch_size == 1, "data.crop",
       fmt::format("0 (whole images) needs optim.batch_size = 1, but it is {}; set a crop size", c.optim.batch_size));

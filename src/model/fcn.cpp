@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/conv_relu.h"
 #include "model/pretrained.h"
 
 namespace fcnlab {
@@ -39,7 +40,7 @@ void he_init(const nn::Conv2d& conv) {
 
 VGG16Impl::VGG16Impl(std::array<int, 5> block_channels, int fc_channels, bool batchnorm, double dropout,
                      int conv1_padding, int fc6_padding)
-    : dropout_(dropout) {
+    : dropout_(dropout), conv1_padding_(conv1_padding), fc6_padding_(fc6_padding) {
   torch::NoGradGuard no_grad;
   int in = 3;
   auto add_norm = [&](const std::string& name, int c) {
@@ -64,7 +65,9 @@ VGG16Impl::VGG16Impl(std::array<int, 5> block_channels, int fc_channels, bool ba
   add_norm("bn7", fc_channels);
 }
 
-torch::Tensor VGG16Impl::conv_relu(std::size_t i, nn::Conv2d& conv, const torch::Tensor& x) {
+torch::Tensor VGG16Impl::conv_relu(std::size_t i, nn::Conv2d& conv, std::int64_t padding, const torch::Tensor& x) {
+  if (fuse_conv_relu_ && norms.empty() && conv.get() != fc6.get())
+    return conv2d_relu(x, conv->weight, conv->bias, padding);
   auto y = conv->forward(x);
   if (!norms.empty()) y = norms[i]->forward(y);
   return torch::relu_(y);
@@ -74,15 +77,15 @@ VggFeatures VGG16Impl::forward(torch::Tensor x) {
   VggFeatures f;
   std::size_t i = 0;
   for (std::size_t b = 0; b < 5; ++b) {
-    for (int n = 0; n < kVggBlockConvs[b]; ++n, ++i) x = conv_relu(i, convs[i], x);
+    for (int n = 0; n < kVggBlockConvs[b]; ++n, ++i) x = conv_relu(i, convs[i], i == 0 ? conv1_padding_ : 1, x);
     x = torch::max_pool2d(x, {2, 2}, {2, 2}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
     if (b == 1) f.pool2 = x;
     if (b == 2) f.pool3 = x;
     if (b == 3) f.pool4 = x;
   }
-  x = conv_relu(i++, fc6, x);
+  x = conv_relu(i++, fc6, fc6_padding_, x);
   if (dropout_ > 0) x = torch::dropout(x, dropout_, is_training());
-  x = conv_relu(i++, fc7, x);
+  x = conv_relu(i++, fc7, 0, x);
   if (dropout_ > 0) x = torch::dropout(x, dropout_, is_training());
   f.fc7 = x;
   return f;

@@ -31,14 +31,21 @@ class VGG16Impl : public torch::nn::Module {
   VGG16Impl(std::array<int, 5> block_channels, int fc_channels, bool batchnorm, double dropout, int conv1_padding,
             int fc6_padding);
   VggFeatures forward(torch::Tensor x);
+  // Run conv + bias + ReLU as one node (conv2d_relu, cuDNN's fused forward on CUDA) for conv1_1 ...
+  // conv5_3 and fc7. Not fc6: cuDNN's fused 7x7 kernels were measured many times slower than the
+  // plain ones (pytorch/pytorch#68506). Ignored with batchnorm (BN sits between conv and ReLU).
+  // A speed switch (optim.fuse_conv_relu): the function computed is the same.
+  void set_fuse_conv_relu(bool on) { fuse_conv_relu_ = on; }
 
   std::vector<torch::nn::Conv2d> convs;       // conv1_1 ... conv5_3 (13)
   std::vector<torch::nn::BatchNorm2d> norms;  // one per conv, fc6, fc7 (empty without batchnorm)
   torch::nn::Conv2d fc6{nullptr}, fc7{nullptr};
 
  private:
-  torch::Tensor conv_relu(std::size_t i, torch::nn::Conv2d& conv, const torch::Tensor& x);
+  torch::Tensor conv_relu(std::size_t i, torch::nn::Conv2d& conv, std::int64_t padding, const torch::Tensor& x);
   double dropout_;
+  int conv1_padding_, fc6_padding_;
+  bool fuse_conv_relu_ = false;
 };
 TORCH_MODULE(VGG16);
 
@@ -51,7 +58,7 @@ class UpsamplerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::ConvTranspose2d deconv{nullptr};  // learned, learned_random
-  torch::Tensor kernel;                         // bilinear: frozen [C, 1, k, k]
+  torch::Tensor kernel;                        // bilinear: frozen [C, 1, k, k]
 
  private:
   UpGeom geom_;
@@ -70,7 +77,7 @@ class FCNImpl : public torch::nn::Module {
   VGG16 backbone{nullptr};
   torch::nn::Conv2d score_fr{nullptr};
   std::vector<torch::nn::Conv2d> score_pool;  // per skip level (coarse to fine)
-  std::vector<Upsampler> upscore;              // x2 upsamplers feeding each skip level
+  std::vector<Upsampler> upscore;             // x2 upsamplers feeding each skip level
   std::vector<torch::nn::Conv2d> fuse;        // concat: 1x1 conv 2C -> C, init [I I] (= sum at start)
   Upsampler final_up{nullptr};
 

@@ -6,6 +6,12 @@
 
 namespace fcnlab {
 
+void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
+  model->to(device);
+  if (cfg.optim.channels_last) to_channels_last(*model);
+  model->backbone->set_fuse_conv_relu(cfg.optim.fuse_conv_relu);
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
   switch (o.name) {
     case Optimizer::sgd:

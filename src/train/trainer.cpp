@@ -181,8 +181,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   // Model, optimiser, loss. The model is built under the run seed so its init is reproducible.
   torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
   FCN model = make_fcn(cfg.model, num_classes);
-  model->to(device);
-  if (cfg.optim.channels_last) to_channels_last(*model);
+  prepare_model(model, cfg, device);
   const std::vector<torch::Tensor> params = trainable_parameters(model);
   auto optimizer = make_optimizer(cfg.optim, params);
   const auto loss_fn = make_step_loss(cfg, class_weights_for(cfg, *train_set));
@@ -378,8 +377,7 @@ FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) 
     throw IoError(
         fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
   }
-  model->to(rt.device);
-  if (cfg.optim.channels_last) to_channels_last(*model);
+  prepare_model(model, cfg, rt.device);
   const std::string split = options.split.empty() ? cfg.data.val_split : options.split;
   const VocSegmentation ds(cfg.data.root, cfg.data.image_dir, cfg.data.label_dir,
                            read_split_list(split_list_path(cfg.data, split)));

@@ -6,6 +6,11 @@
 #                               the nsys report to a temp dir, so that little has to come back)
 #   bench/gpu.sh --cpu-smoke    the same script on the CPU with the build/ binary, a width-1/16
 #                               network and tiny sizes: checks the script itself, not speed
+# Every step runs under `timeout` within one budget (GPU_SH_BUDGET, default 460 s, so the call stays
+# inside the issue's 8 minutes): a step that hangs or runs long is cut, later steps shrink or are
+# skipped, and the table is printed in any case, with n/a where a figure is missing. The most
+# important figures come first: batch 16 bf16 (fcnlab, eager, compile), then batch 1, --real, and
+# the optim.fuse_conv_relu rows (an A/B of cuDNN's fused conv + bias + ReLU, not yet measured).
 # Written on a CPU-only machine: the script ran there in --cpu-smoke mode (fcnlab on LibTorch
 # 1.13, bench/eager_reference.py on Debian's PyTorch 1.13), but not yet on a GPU.
 set -uo pipefail
@@ -18,6 +23,19 @@ work=$(mktemp -d)
 log=${OUT:-$work}
 mkdir -p "$log"
 elapsed() { echo "$(( $(date +%s) - start )) s"; }
+budget=${GPU_SH_BUDGET:-460}
+$smoke && budget=${GPU_SH_BUDGET:-900}
+left() { echo $(( start + budget - $(date +%s) )); }
+# within SECONDS CMD...: CMD for at most SECONDS, or what is left of the budget if less; skipped
+# (status 124, as timeout's) when under 10 s are left.
+within() {
+  local want=$1 l
+  shift
+  l=$(left)
+  if (( l < 10 )); then echo "skipped (time budget spent): ${*:1:3}" >&2; return 124; fi
+  (( want > l )) && want=$l
+  timeout -k 5 "$want" "$@"
+}
 if $smoke; then
   F=build/src/cli/fcnlab; dev=cpu; iters=2; its=20
   b1="--batch 1 --size 100"; b16="--batch 2 --size 64"; crop=64; small="model.width=0.0625 model.fc_channels=64"
@@ -25,7 +43,7 @@ if $smoke; then
   echo "build" >"$log/build.log"
 else
   echo "== build (logs in $log)"
-  if ! scripts/build-gpu.sh build-gpu >"$log/build.log" 2>&1; then tail -40 "$log/build.log"; exit 1; fi
+  if ! within 300 scripts/build-gpu.sh build-gpu >"$log/build.log" 2>&1; then tail -40 "$log/build.log"; exit 1; fi
   export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   F=build-gpu/src/cli/fcnlab; dev=cuda; its=200
   b1="--batch 1 --size 500"; b16="--batch 16 --size 512"; crop=512; small=""; pysmall=""
@@ -40,7 +58,7 @@ common="--config configs/toy.toml data.root=$work/toy optim.iterations=$its eval
 miou() { $F show --no-config "$1" | awk '$1 == "mean_iou" {print $2}'; }
 train() {  # name, overrides...
   local name=$1; shift
-  if ! $F train $common run.results_dir="$work/$name" "$@" >"$log/$name.log" 2>&1; then
+  if ! within 90 $F train $common run.results_dir="$work/$name" "$@" >"$log/$name.log" 2>&1; then
     { echo "FAIL: $name training failed:"; tail -15 "$log/$name.log"; } >&2; return 1
   fi
   miou "$(ls "$work/$name"/adhoc/*.h5)"
@@ -58,8 +76,15 @@ for variant in "${variants[@]}"; do
   verdict=$(python3 -c "import sys; print('PASS' if abs(float('$v' or 'nan') - float('$cpu' or 'nan')) <= 0.05 else 'FAIL')")
   echo "toy mean IoU, $name ($*): ${v:-n/a}: $verdict (within 0.05 of the CPU)"
 done
+# optim.fuse_conv_relu (cuDNN's fused conv + bias + ReLU) against the same run unfused: without
+# BatchNorm, since the toy preset's BatchNorm leaves nothing to fuse.
+nobn="$fast optim.amp=bf16 optim.channels_last=true model.batchnorm=false"
+u=$(train nobn $nobn)
+f=$(train nobn_fused $nobn optim.fuse_conv_relu=true)
+verdict=$(python3 -c "print('PASS' if abs(float('$f' or 'nan') - float('$u' or 'nan')) <= 0.05 else 'FAIL')")
+echo "toy mean IoU without BatchNorm, bf16: unfused ${u:-n/a}, optim.fuse_conv_relu ${f:-n/a}: $verdict (within 0.05)"
 if v=$(train det run.device=$dev run.deterministic=true) && \
-   $F rerun "$(ls "$work"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then
+   within 90 $F rerun "$(ls "$work"/det/adhoc/*.h5)" --tolerance 0 >"$log/rerun.log" 2>&1; then
   echo "PASS: deterministic CUDA run (mean IoU $v) reran identically"
 else
   tail -15 "$log/rerun.log" 2>/dev/null; echo "FAIL: deterministic CUDA rerun differs or failed"
@@ -69,36 +94,41 @@ echo "correctness done at $(elapsed)"
 echo "== timing: $iters steps per repeat, median of 3 repeats, same GPU, same call"
 bench() {  # name, fcnlab bench train args...
   local name=$1; shift
-  $F bench train --config configs/fcn8s.toml model.pretrained= run.device=$dev $small --iters "$iters" --repeats 3 \
+  within 90 $F bench train --config configs/fcn8s.toml model.pretrained= run.device=$dev $small --iters "$iters" --repeats 3 \
     --json "$@" >"$log/$name.json" 2>"$log/$name.err" || { tail -5 "$log/$name.err"; echo '{}' >"$log/$name.json"; }
 }
 field() { python3 -c "import json; v=json.load(open('$1')).get('$2'); print('n/a' if v is None else v)" 2>/dev/null || echo n/a; }
-py() {  # name, eager_reference args...
+py() {  # name, seconds, eager_reference args...
   local name=$1; shift
-  python3 bench/eager_reference.py --iters "$iters" --repeats 3 $pysmall "$@" >"$log/$name.jsonl" 2>"$log/$name.err" || tail -5 "$log/$name.err"
+  local limit=$1; shift
+  within "$limit" python3 bench/eager_reference.py --iters "$iters" --repeats 3 $pysmall "$@" >"$log/$name.jsonl" 2>"$log/$name.err" || tail -5 "$log/$name.err"
 }
 pyfield() { python3 -c "import json; r=[json.loads(l) for l in open('$1')]; print(r[$2]['$3'] if len(r) > $2 else 'n/a')" 2>/dev/null || echo n/a; }
 
-bench f1 $b1
-py p1 $b1 --compile --compile-mode reduce-overhead
-echo "batch 1 done at $(elapsed)"
 bf16="optim.amp=bf16 optim.channels_last=true"
+fuse="model.batchnorm=false optim.fuse_conv_relu=true"
 bench f2 $bf16 $b16 --breakdown
-py p2 $b16 --amp bf16 --channels-last --compile
+py p2 150 $b16 --amp bf16 --channels-last --compile
 echo "batch 16 done at $(elapsed)"
+bench f1 $b1
+py p1 150 $b1 --compile --compile-mode reduce-overhead
+echo "batch 1 done at $(elapsed)"
 # --real: JPEG decode + augmentation on the host's cores, 500x500 toy JPEGs, 512 crops.
-$F make-toy --out "$work/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
+within 60 $F make-toy --out "$work/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
 bench f3 $bf16 $b16 --real data.root="$work/toy500" data.crop=$crop data.scale=[0.5,2.0] data.hflip=true \
   data.workers="$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))"
 echo "real loader done at $(elapsed)"
+bench f2f $bf16 $fuse $b16
+bench f1f $fuse $b1
+echo "fused conv + ReLU done at $(elapsed)"
 
 # Where the GPU time of a bf16 batch-16 step goes, by kernel (Nsight Systems), when nsys is there
 # and time is left (the call should stay within 8 minutes).
-if ! $smoke && command -v nsys >/dev/null && [ $(( $(date +%s) - start )) -lt 330 ]; then
-  if timeout 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$work/profile" \
+if ! $smoke && command -v nsys >/dev/null && [ "$(left)" -gt 150 ]; then
+  if within 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$work/profile" \
        $F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda $bf16 $b16 --iters 5 --repeats 1 \
        >"$log/nsys.log" 2>&1 &&
-     nsys stats --force-export true --report cuda_gpu_kern_sum --format csv --output "$log/kernels" \
+     within 60 nsys stats --force-export true --report cuda_gpu_kern_sum --format csv --output "$log/kernels" \
        "$work/profile.nsys-rep" >>"$log/nsys.log" 2>&1; then
     echo; echo "GPU time by kernel, 5 bf16 batch-16 steps (+ warm-up), top 15 (nsys):"
     python3 - "$log"/kernels*.csv <<'PY' || echo "(could not read the nsys summary)"
@@ -127,7 +157,9 @@ row() {  # label, fcnlab json, python jsonl
   echo "| $1 | $f | $(field "$2" peak_device_mib) | $e | $c | $(ratio "$f" "$e") | $(ratio "$f" "$c") |"
 }
 row "batch 1, 500x500, fp32/TF32 (compile: reduce-overhead)" "$log/f1.json" "$log/p1.jsonl"
+row "batch 1, as above, optim.fuse_conv_relu (eager/compile unfused)" "$log/f1f.json" "$log/p1.jsonl"
 row "batch 16, 512x512, bf16, channels_last" "$log/f2.json" "$log/p2.jsonl"
+row "batch 16, as above, optim.fuse_conv_relu (eager/compile unfused)" "$log/f2f.json" "$log/p2.jsonl"
 f2=$(field "$log/f2.json" img_per_s); f3=$(field "$log/f3.json" img_per_s)
 echo "| batch 16, 512 crops, bf16, channels_last, --real loader | $f3 | $(field "$log/f3.json" peak_device_mib) | | | $(python3 -c "print(f'{$f3/$f2:.0%} of synthetic')" 2>/dev/null || echo n/a) | |"
 echo "total: $(elapsed)"

@@ -1,4 +1,4 @@
-// Tests of src/core pieces not covered elsewhere: the progress line.
+// Tests of src/core pieces not covered elsewhere: the progress line, moving temp files into place.
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,10 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "core/error.h"
+#include "core/file.h"
 #include "core/progress.h"
+#include "helpers.h"
 
 using namespace fcnlab;
 
@@ -90,4 +93,28 @@ TEST_CASE("progress shows the caller's ETA when it gives one, else one from the 
   CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 0/10 (0%) starting | elapsed 0s ETA ?"));
   CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 2/10 (20%) two done | elapsed 0s ETA 1m40s"));
   CHECK_THAT(log.text(), Catch::Matchers::Contains("sweep z 10/10 (100%) all | elapsed 0s ETA 0s"));
+}
+
+TEST_CASE("move_into_place replaces the target; on failure it removes the temp file and names both", "[core]") {
+  const fcnlab::test::TempDir dir;
+  const auto tmp = dir / ".result.tmp", file = dir / "result.txt";
+  fcnlab::test::write_file(file, "old");
+  fcnlab::test::write_file(tmp, "new");
+  move_into_place(tmp, file);
+  CHECK(fcnlab::test::read_file(file) == "new");
+  CHECK_FALSE(std::filesystem::exists(tmp));
+
+  fcnlab::test::write_file(tmp, "newer");
+  const auto nowhere = dir / "missing-dir" / "result.txt";
+  try {
+    move_into_place(tmp, nowhere);
+    FAIL("expected an IoError");
+  } catch (const IoError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains(tmp.string()) && Catch::Matchers::Contains(nowhere.string()));
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp));  // nothing half-done is left behind
+  CHECK(fcnlab::test::read_file(file) == "new");
+
+  remove_temp_file(tmp);  // already gone: no error
+  CHECK_FALSE(std::filesystem::exists(tmp));
 }

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace fcnlab {
 
@@ -159,8 +160,7 @@ RunFileWriter::~RunFileWriter() {
     impl_->file.close();
   } catch (...) {
   }
-  std::error_code ec;
-  std::filesystem::remove(part_, ec);
+  remove_temp_file(part_);
 }
 
 void RunFileWriter::write_info(const RunInfo& i) {
@@ -283,9 +283,7 @@ void RunFileWriter::commit() {
     impl_->file.flush(H5F_SCOPE_GLOBAL);
     impl_->file.close();
   });
-  std::error_code ec;
-  std::filesystem::rename(part_, final_, ec);
-  if (ec) throw IoError(fmt::format("{}: cannot rename to {}: {}", part_.string(), final_.string(), ec.message()));
+  move_into_place(part_, final_);
   committed_ = true;
 }
 

@@ -20,6 +20,7 @@
 
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/progress.h"
 #include "results/run_file.h"
 #include "train/run_lock.h"
@@ -108,18 +109,11 @@ std::filesystem::path write_run_config(const SweepRun& run) {
         << to_canonical_toml(run.config);
     out.close();
     if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
+      remove_temp_file(tmp);
       throw IoError(fmt::format("{}: cannot write", tmp.string()));
     }
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw IoError(fmt::format("{}: cannot rename to {}: {}", tmp.string(), file.string(), ec.message()));
-  }
+  move_into_place(tmp, file);
   return file;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "train/run_paths.h"
 
 namespace fcnlab {
@@ -80,8 +81,7 @@ void save_archive(torch::serialize::OutputArchive& archive, const std::filesyste
   });
   if (std::fflush(f.get()) != 0 && err == 0) err = errno;
   if (err != 0) {
-    std::error_code ec;
-    std::filesystem::remove(file, ec);
+    remove_temp_file(file);
     throw IoError(fmt::format("{}: cannot write: {}", file.string(), std::strerror(err)));
   }
 }
@@ -93,13 +93,10 @@ void save_model_file(FCN& model, const std::filesystem::path& file) {
     model->save(archive);
     save_archive(archive, tmp);
   } catch (const c10::Error& e) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
+    remove_temp_file(tmp);
     throw IoError(fmt::format("{}: cannot write model weights: {}", tmp.string(), e.what_without_backtrace()));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) throw IoError(fmt::format("{}: cannot rename to {}: {}", tmp.string(), file.string(), ec.message()));
+  move_into_place(tmp, file);
 }
 
 void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim::Optimizer& optimizer,
@@ -130,14 +127,12 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
       archive.write("rng_cuda", generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA))));
     save_archive(archive, tmp);
   } catch (const c10::Error& e) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
+    remove_temp_file(tmp);
     throw IoError(fmt::format("{}: cannot write checkpoint: {}", tmp.string(), e.what_without_backtrace()));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) throw IoError(fmt::format("{}: cannot rename checkpoint: {}", tmp.string(), ec.message()));
+  move_into_place(tmp, file);
   auto all = list_checkpoints(dir);
+  std::error_code ec;
   for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i)
     std::filesystem::remove(all[i].second, ec);
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,22 @@ using fcnlab::test::TempDir;
 
 namespace {
 const torch::Device kCpu{torch::kCPU};
+
+// Two FCNs of the two configs' (equal) architecture with the same parameters: the init plus a
+// little noise, so that the zero-initialised score layers pass gradients to the backbone.
+std::pair<FCN, FCN> twin_models(const Config& ca, const Config& cb, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  FCN a = make_fcn(ca.model, ca.data.num_classes);
+  FCN b = make_fcn(cb.model, cb.data.num_classes);
+  torch::NoGradGuard no_grad;
+  auto pa = a->parameters(), pb = b->parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    pa[i].add_(0.01 * torch::randn_like(pa[i]));
+    pb[i].copy_(pa[i]);
+  }
+  return {a, b};
+}
 
 // Nodes of the autograd graph behind `t` whose name contains `part` (each node counted once).
 int count_nodes(const torch::Tensor& t, const std::string& part) {
@@ -74,15 +91,7 @@ TEST_CASE("channels-last FCN: 4-D weights in NHWC, same outputs and gradients as
   for (const char* skip : {"model.skip=8", "model.skip=32"}) {
     for (const char* up : {"model.upsample=learned", "model.upsample=bilinear"}) {
       const Config cfg = toy_config({skip, up, "model.padding=caffe"});
-      torch::manual_seed(1);
-      FCN a = make_fcn(cfg.model, cfg.data.num_classes);
-      FCN b = make_fcn(cfg.model, cfg.data.num_classes);
-      {
-        torch::NoGradGuard no_grad;
-        auto pa = a->parameters(), pb = b->parameters();
-        for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i] + 0.01 * torch::randn_like(pa[i]));
-        for (std::size_t i = 0; i < pa.size(); ++i) pa[i].copy_(pb[i]);
-      }
+      auto [a, b] = twin_models(cfg, cfg, 1);
       const auto before = b->parameters();
       to_channels_last(*b);
       const auto after = b->parameters();
@@ -258,15 +267,7 @@ TEST_CASE("optim.fuse_conv_relu: the FCN computes the same, with every VGG conv 
     const Config plain = toy_config({"model.padding=caffe", "model.batchnorm=false", layout});
     const Config fused = toy_config({"model.padding=caffe", "model.batchnorm=false", layout, "run.deterministic=false",
                                      "optim.fuse_conv_relu=true"});
-    torch::manual_seed(2);
-    FCN a = make_fcn(plain.model, plain.data.num_classes);
-    FCN b = make_fcn(fused.model, fused.data.num_classes);
-    {
-      torch::NoGradGuard no_grad;
-      auto pa = a->parameters(), pb = b->parameters();
-      for (std::size_t i = 0; i < pa.size(); ++i) pa[i].copy_(pa[i] + 0.01 * torch::randn_like(pa[i]));
-      for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
-    }
+    auto [a, b] = twin_models(plain, fused, 2);
     prepare_model(a, plain, kCpu);
     prepare_model(b, fused, kCpu);
     a->eval();  // no dropout: the two forward passes must see the same function

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <set>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/loader.h"

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "model/fcn.h"
 #include "train/checkpoint.h"
 #include "train/device.h"
+#include "train/sgd.h"
 #include "train/step.h"
 
 using namespace fcnlab;
@@ -296,5 +298,102 @@ TEST_CASE("optim.fuse_conv_relu: the FCN computes the same, with every VGG conv 
     CHECK_THROWS_WITH(
         toy_config({"optim.fuse_conv_relu=true", "run.deterministic=false", "model.batchnorm=true"}),
         Catch::Matchers::Contains("optim.fuse_conv_relu") && Catch::Matchers::Contains("model.batchnorm = false"));
+  }
+}
+
+TEST_CASE("ForeachSGD: bit-identical to torch::optim::SGD, and their checkpoints load into each other", "[device]") {
+  using torch::optim::SGDOptions;
+  struct Case {
+    const char* name;
+    SGDOptions options;
+  };
+  const std::vector<Case> cases{
+      {"momentum + weight decay", SGDOptions(0.1).momentum(0.9).weight_decay(5e-4)},
+      {"plain", SGDOptions(0.05)},
+      {"nesterov", SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(1e-3)},
+      {"dampening", SGDOptions(0.1).momentum(0.8).dampening(0.25)},
+  };
+  // Parameters of the shapes an FCN has (a channels-last conv weight, a bias, a 1x1 weight), and one
+  // that gets no gradient (skipped by both, as a frozen or unused parameter is).
+  auto make_params = [] {
+    torch::manual_seed(7);
+    return std::vector<torch::Tensor>{
+        torch::randn({8, 3, 3, 3}).contiguous(c10::MemoryFormat::ChannelsLast).requires_grad_(true),
+        torch::randn({8}).requires_grad_(true), torch::randn({4, 8, 1, 1}).requires_grad_(true),
+        torch::randn({5}).requires_grad_(true)};
+  };
+  auto set_grads = [](std::vector<torch::Tensor>& ps, int step) {
+    torch::manual_seed(100 + step);
+    for (std::size_t i = 0; i + 1 < ps.size(); ++i) ps[i].mutable_grad() = torch::randn_like(ps[i]);
+  };
+  auto all_equal = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!torch::equal(a[i], b[i])) return false;
+    return true;
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto pa = make_params(), pb = make_params();
+    const auto frozen = pa.back().detach().clone();
+    ForeachSGD a(pa, c.options);
+    torch::optim::SGD b(pb, c.options);
+    for (int step = 0; step < 4; ++step) {
+      if (step == 2)  // a schedule changes the learning rate between steps
+        for (auto* opt : std::vector<torch::optim::Optimizer*>{&a, &b})
+          for (auto& g : opt->param_groups()) g.options().set_lr(0.02);
+      set_grads(pa, step);
+      set_grads(pb, step);
+      a.step();
+      b.step();
+      CHECK(all_equal(pa, pb));
+    }
+    CHECK_FALSE(torch::equal(pa[0], make_params()[0]));  // the parameters did move
+    CHECK(torch::equal(pa.back(), frozen));              // the one without a gradient did not
+    CHECK(pa[0].is_contiguous(c10::MemoryFormat::ChannelsLast));
+
+    // Checkpoints: each class continues from the other's saved state exactly as the other would.
+    torch::serialize::OutputArchive sa, sb;
+    a.save(sa);
+    b.save(sb);
+    std::stringstream fa, fb;
+    sa.save_to(fa);
+    sb.save_to(fb);
+    auto qa = make_params(), qb = make_params();
+    {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < qa.size(); ++i) {
+        qa[i].copy_(pa[i]);
+        qb[i].copy_(pb[i]);
+      }
+    }
+    torch::optim::SGD b_from_a(qa, c.options);
+    ForeachSGD a_from_b(qb, c.options);
+    torch::serialize::InputArchive la, lb;
+    la.load_from(fa);
+    lb.load_from(fb);
+    b_from_a.load(la);
+    a_from_b.load(lb);
+    // The learning rate comes from the schedule, which the trainer sets before every step.
+    for (auto* opt : std::vector<torch::optim::Optimizer*>{&b_from_a, &a_from_b})
+      for (auto& g : opt->param_groups()) g.options().set_lr(0.02);
+    for (auto* ps : {&pa, &pb, &qa, &qb}) set_grads(*ps, 9);
+    a.step();
+    b_from_a.step();
+    a_from_b.step();
+    CHECK(all_equal(qa, pa));
+    CHECK(all_equal(qb, pa));
+    if (c.options.momentum() != 0) {
+      // Not vacuous: without its momentum buffers the continued run differs.
+      auto fresh = make_params();
+      {
+        torch::NoGradGuard no_grad;
+        for (std::size_t i = 0; i < fresh.size(); ++i) fresh[i].copy_(pb[i]);
+      }
+      ForeachSGD no_state(fresh, c.options);
+      for (auto& g : no_state.param_groups()) g.options().set_lr(0.02);
+      set_grads(fresh, 9);
+      no_state.step();
+      CHECK_FALSE(all_equal(fresh, pa));
+    }
   }
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "train/sgd.h"
 
 namespace fcnlab {
 
@@ -15,7 +16,7 @@ void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
   switch (o.name) {
     case Optimizer::sgd:
-      return std::make_unique<torch::optim::SGD>(
+      return std::make_unique<ForeachSGD>(
           std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
     case Optimizer::adam:
       return std::make_unique<torch::optim::Adam>(

@@ -20,7 +20,7 @@ namespace fcnlab {
 // optim.channels_last (to_channels_last) and optim.fuse_conv_relu (VGG16Impl::set_fuse_conv_relu).
 void prepare_model(FCN& model, const Config& cfg, const torch::Device& device);
 
-// The optimiser of optim.name over `params` (SGD with momentum and weight decay, or Adam).
+// The optimiser of optim.name over `params`: SGD with momentum and weight decay (ForeachSGD), or Adam.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params);
 
 // The training loss of `cfg` (make_loss with `class_weights`): with run.deterministic = false, the

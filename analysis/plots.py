@@ -143,14 +143,15 @@ def group_runs(runs, by):
     return [(values, sorted(rs, key=lambda r: r.seed)) for values, rs in ordered]
 
 
-def label(by, values):
+def label(by, values, sep=", "):
+    """A group's name from its grouping values; sep="\n" puts one key per line (narrow panels)."""
     if not by:
         return "all runs"
     parts = []
     for k, v in zip(by, values):
         short = k.split(".")[-1]
         parts.append(f"FCN-{v}s" if k == "model.skip" else f"{short}={v}")
-    return ", ".join(parts)
+    return sep.join(parts)
 
 
 def colors(n):
@@ -264,9 +265,9 @@ def plot_examples(groups, by, out, max_examples):
         for values, r in firsts:
             e = r.examples
             if ex_id in e["ids"]:
-                panels.append((label(by, values), pal[e["pred"][e["ids"].index(ex_id)]]))
+                panels.append((label(by, values, "\n"), pal[e["pred"][e["ids"].index(ex_id)]]))
             else:
-                panels.append((label(by, values) + "\n(not recorded)", np.full_like(ref["image"][row], 255)))
+                panels.append((label(by, values, "\n") + "\n(not recorded)", np.full_like(ref["image"][row], 255)))
         for col, (title, img) in enumerate(panels):
             ax = axes[row][col]
             ax.imshow(img, interpolation="nearest")

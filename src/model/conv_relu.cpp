@@ -61,7 +61,10 @@ class Conv2dRelu : public torch::autograd::Function<Conv2dRelu> {
 }  // namespace
 
 bool conv2d_relu_fuses(const torch::Tensor& x) {
-  return x.is_cuda() && at::globalContext().userEnabledCuDNN() && torch::cuda::cudnn_is_available();
+  // Never in deterministic mode (config validation already refuses that combination): cuDNN's fused
+  // kernel is run with deterministic = false whatever the global flag says.
+  const auto& ctx = at::globalContext();
+  return x.is_cuda() && ctx.userEnabledCuDNN() && !ctx.deterministicCuDNN() && torch::cuda::cudnn_is_available();
 }
 
 torch::Tensor conv2d_relu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

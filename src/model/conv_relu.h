@@ -18,7 +18,8 @@ namespace fcnlab {
 torch::Tensor conv2d_relu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                           std::int64_t padding);
 
-// Whether conv2d_relu on `x`'s device runs cuDNN's fused kernel (CUDA with cuDNN enabled).
+// Whether conv2d_relu on `x`'s device runs cuDNN's fused kernel (CUDA with cuDNN enabled and not
+// in deterministic mode).
 bool conv2d_relu_fuses(const torch::Tensor& x);
 
 }  // namespace fcnlab

@@ -9,8 +9,8 @@
 # Every step runs under `timeout` within one budget (GPU_SH_BUDGET, default 460 s, so the call stays
 # inside the issue's 8 minutes): a step that hangs or runs long is cut, later steps shrink or are
 # skipped, and the table is printed in any case, with n/a where a figure is missing. The most
-# important figures come first: batch 16 bf16 (fcnlab, eager, compile), then batch 1, --real, and
-# the optim.fuse_conv_relu rows (an A/B of cuDNN's fused conv + bias + ReLU, not yet measured).
+# important figures come first: batch 16 bf16 (fcnlab, its optim.fuse_conv_relu A/B, eager,
+# compile), then batch 1 likewise, then --real, then the nsys kernel profile.
 # Written on a CPU-only machine: the script ran there in --cpu-smoke mode (fcnlab on LibTorch
 # 1.13, bench/eager_reference.py on Debian's PyTorch 1.13), but not yet on a GPU.
 set -uo pipefail
@@ -108,19 +108,19 @@ pyfield() { python3 -c "import json; r=[json.loads(l) for l in open('$1')]; prin
 bf16="optim.amp=bf16 optim.channels_last=true"
 fuse="model.batchnorm=false optim.fuse_conv_relu=true"
 bench f2 $bf16 $b16 --breakdown
+bench f2f $bf16 $fuse $b16
 py p2 150 $b16 --amp bf16 --channels-last --compile
 echo "batch 16 done at $(elapsed)"
 bench f1 $b1
-py p1 150 $b1 --compile --compile-mode reduce-overhead
+bench f1f $fuse $b1
+# eager_reference prints (and flushes) the eager figure before it compiles: a cut compile keeps it.
+py p1 120 $b1 --compile --compile-mode reduce-overhead
 echo "batch 1 done at $(elapsed)"
 # --real: JPEG decode + augmentation on the host's cores, 500x500 toy JPEGs, 512 crops.
 within 60 $F make-toy --out "$work/toy500" --size 500 --train 160 --val 4 --classes 21 >/dev/null
 bench f3 $bf16 $b16 --real data.root="$work/toy500" data.crop=$crop data.scale=[0.5,2.0] data.hflip=true \
   data.workers="$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))"
 echo "real loader done at $(elapsed)"
-bench f2f $bf16 $fuse $b16
-bench f1f $fuse $b1
-echo "fused conv + ReLU done at $(elapsed)"
 
 # Where the GPU time of a bf16 batch-16 step goes, by kernel (Nsight Systems), when nsys is there
 # and time is left (the call should stay within 8 minutes).

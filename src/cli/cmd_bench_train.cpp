@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -100,11 +101,14 @@ int bench_train(const Args& args) {
     Batch b = loader->next();
     return {b.images, b.labels};
   };
-  auto step = [&] {
-    const auto [images, labels] = next();
+  // One training step; `after_phase` (for --breakdown) is called after each of its phases.
+  auto step = [&](const std::function<void(const char* phase)>& after_phase = {}) {
     opt->zero_grad();
-    forward_backward(model, *loss_fn, images, labels, settings, scaler);
+    if (after_phase) after_phase("zero_grad");
+    const auto [images, labels] = next();
+    forward_backward(model, *loss_fn, images, labels, settings, scaler, 1.0, after_phase);
     scaler.step(*opt, params);
+    if (after_phase) after_phase("optimiser step");
   };
 
   for (int i = 0; i < warmup; ++i) step();
@@ -124,11 +128,11 @@ int bench_train(const Args& args) {
   // pipelined step above, which lets the host queue work ahead).
   std::vector<std::pair<std::string, double>> phases;
   if (p.vm.count("breakdown")) {
-    // The same forward_backward as the timed step, with a synchronisation after each phase.
+    // The timed step itself, with a synchronisation after each phase.
     std::vector<std::string> order;
     std::map<std::string, std::vector<double>> times;
     auto t0 = Clock::now();
-    auto record = [&](const std::string& phase) {
+    const std::function<void(const char*)> record = [&](const char* phase) {
       synchronize(dev);
       if (!times.count(phase)) order.push_back(phase);
       times[phase].push_back(ms_since(t0));
@@ -137,13 +141,7 @@ int bench_train(const Args& args) {
     for (int i = 0; i < iters; ++i) {
       synchronize(dev);
       t0 = Clock::now();
-      opt->zero_grad();
-      record("zero_grad");
-      const auto [images, labels] = next();
-      forward_backward(model, *loss_fn, images, labels, settings, scaler, 1.0,
-                       [&](const char* phase) { record(phase); });
-      scaler.step(*opt, params);
-      record("optimiser step");
+      step(record);
     }
     for (const auto& phase : order) phases.emplace_back(phase, median(times[phase]));
   }

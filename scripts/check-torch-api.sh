@@ -36,13 +36,15 @@ echo "checking against LibTorch ${version:-unknown} headers in $inc with -std=$s
 flags=(-std=$std -fsyntax-only -Wall -Wextra -Werror -Wno-error=deprecated-declarations
        -isystem "$inc" -isystem "$inc/torch/csrc/api/include"
        -I src -I /usr/include/hdf5/serial -D_GLIBCXX_USE_CXX11_ABI=1)
-# src/ only: that is what the GPU build compiles (FCNLAB_BUILD_TESTS=OFF there). The tests would
-# not compile against 2.14 anyway: its c10 logging defines a CHECK macro that clashes with Catch2's.
-files=$(ls src/*/*.cpp)
+# src/ and tests/ (tests/catch_torch.h keeps Catch2's CHECK over c10's, which 2.x defines).
+files=$(ls src/*/*.cpp tests/*.cpp)
+test_flags=(-I tests -DFCNLAB_EXE='"fcnlab"' -DFCNLAB_SOURCE_DIR='"."' -DFCNLAB_SHARED_DIR='"../shared"')
 fail=0
 check() {
   local f=$1; shift
-  if ! out=$(g++ "${flags[@]}" "$@" "$f" 2>&1); then
+  local extra=()
+  case $f in tests/*) extra=("${test_flags[@]}") ;; esac
+  if ! out=$(g++ "${flags[@]}" "${extra[@]}" "$@" "$f" 2>&1); then
     echo "FAIL $f $*"; echo "$out" | grep -E 'error|note: ' | head -20; return 1
   fi
   if echo "$out" | grep -q 'deprecated'; then echo "deprecated API in $f:"; echo "$out" | grep -A2 deprecated | head -12; fi
@@ -59,7 +61,7 @@ cuda_inc=${CUDA_HOME:-/usr/local/cuda}/include
 if [ -f "$cuda_inc/cuda_runtime_api.h" ]; then
   mkdir -p "$dir/cuda-stub/c10/cuda/impl"
   printf '#pragma once\n#define C10_CUDA_BUILD_SHARED_LIBS\n' >"$dir/cuda-stub/c10/cuda/impl/cuda_cmake_macros.h"
-  for f in $(grep -l FCNLAB_WITH_CUDA src/*/*.cpp); do
+  for f in $(grep -l FCNLAB_WITH_CUDA src/*/*.cpp) tests/cuda/*.cpp; do
     echo "CUDA path: $f"
     check "$f" -DFCNLAB_WITH_CUDA=1 -isystem "$dir/cuda-stub" -isystem "$cuda_inc" || fail=1
   done

@@ -1,5 +1,5 @@
 // Tests of src/data: image io, VOC reader, toy generator, transforms, loader, data check.
-#include <catch2/catch.hpp>
+#include "catch_torch.h"
 
 #include <filesystem>
 #include <fstream>

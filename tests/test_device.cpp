@@ -1,9 +1,7 @@
 // Tests of src/train/device and src/train/step: autocast scopes, channels-last layout, the shared
 // forward/backward of a step, the fp16 loss-scaler state in checkpoints.
-#include <torch/torch.h>
+#include "catch_torch.h"
 
-#include <catch2/catch.hpp>
-#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -15,51 +13,20 @@
 #include "loss/loss.h"
 #include "model/conv_relu.h"
 #include "model/fcn.h"
+#include "torch_helpers.h"
 #include "train/checkpoint.h"
 #include "train/device.h"
 #include "train/sgd.h"
 #include "train/step.h"
 
 using namespace fcnlab;
+using fcnlab::test::count_nodes;
 using fcnlab::test::TempDir;
+using fcnlab::test::toy_config;
+using fcnlab::test::twin_models;
 
 namespace {
 const torch::Device kCpu{torch::kCPU};
-
-// Two FCNs of the two configs' (equal) architecture with the same parameters: the init plus a
-// little noise, so that the zero-initialised score layers pass gradients to the backbone.
-std::pair<FCN, FCN> twin_models(const Config& ca, const Config& cb, std::uint64_t seed) {
-  torch::manual_seed(seed);
-  FCN a = make_fcn(ca.model, ca.data.num_classes);
-  FCN b = make_fcn(cb.model, cb.data.num_classes);
-  torch::NoGradGuard no_grad;
-  auto pa = a->parameters(), pb = b->parameters();
-  REQUIRE(pa.size() == pb.size());
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    pa[i].add_(0.01 * torch::randn_like(pa[i]));
-    pb[i].copy_(pa[i]);
-  }
-  return {a, b};
-}
-
-// Nodes of the autograd graph behind `t` whose name contains `part` (each node counted once).
-int count_nodes(const torch::Tensor& t, const std::string& part) {
-  std::vector<torch::autograd::Node*> todo{t.grad_fn().get()};
-  std::set<torch::autograd::Node*> seen;
-  int n = 0;
-  while (!todo.empty()) {
-    auto* node = todo.back();
-    todo.pop_back();
-    if (node == nullptr || !seen.insert(node).second) continue;
-    if (node->name().find(part) != std::string::npos) ++n;
-    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
-  }
-  return n;
-}
-
-Config toy_config(const std::vector<std::string>& overrides = {}) {
-  return load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, overrides);
-}
 }  // namespace
 
 TEST_CASE("AutocastScope runs convolutions in bf16 inside and restores fp32 after", "[device]") {

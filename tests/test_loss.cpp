@@ -1,9 +1,9 @@
 // Tests of src/loss: hand-computed values, double-precision finite-difference gradients, void
 // pixels contributing nothing, Lovasz = 1 - IoU on hard predictions, median-frequency weights.
-#include <catch2/catch.hpp>
+#include "catch_torch.h"
+
 #include <cmath>
 #include <string>
-#include <torch/torch.h>
 #include <vector>
 
 #include "config/config.h"

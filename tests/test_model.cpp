@@ -3,7 +3,8 @@
 // HDF5 weight import and its errors, and a cross-check of the import against torchvision.
 #include <H5Cpp.h>
 
-#include <catch2/catch.hpp>
+#include "catch_torch.h"
+
 #include <cstdlib>
 #include <map>
 

@@ -1,9 +1,8 @@
 // Tests of src/train and the train/show/rerun/eval commands: schedules, run ids, the toy
 // end-to-end learning test, bitwise resume, divergence, reruns.
 #include <H5Cpp.h>
-#include <torch/torch.h>
+#include "catch_torch.h"
 
-#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "config/loader.h"

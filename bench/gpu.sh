@@ -52,6 +52,22 @@ card=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/nul
 grep -E "fcnlab: LibTorch" "$log/build.log" | sed 's/^-- //'
 echo "card: ${card:-unknown}; build done at $(elapsed)"
 
+echo "== CUDA-only unit tests (tests/cuda: fused conv+ReLU, fused CE, ForeachSGD, loss scaling, a step vs the CPU)"
+if $smoke; then
+  echo "not in a CPU build (fcnlab_test_cuda exists only against a CUDA LibTorch)"
+elif [ -x build-gpu/tests/fcnlab_test_cuda ]; then
+  if within 120 build-gpu/tests/fcnlab_test_cuda >"$log/cuda-tests.log" 2>&1; then
+    echo "PASS: $(grep -E '^All tests passed' "$log/cuda-tests.log")"
+  else
+    echo "FAIL: fcnlab_test_cuda (failures below; whole log in cuda-tests.log)"
+    grep -E -B6 -A9 'FAILED:' "$log/cuda-tests.log" | head -80
+    grep -E '^test cases:|^assertions:' "$log/cuda-tests.log"
+  fi
+else
+  echo "FAIL: build-gpu/tests/fcnlab_test_cuda was not built (see build.log)"
+fi
+echo "unit tests done at $(elapsed)"
+
 echo "== correctness: toy training on CUDA vs the CPU (mean IoU within 0.05); deterministic CUDA twice identical"
 $F make-toy --out "$work/toy" >/dev/null
 common="--config configs/toy.toml data.root=$work/toy optim.iterations=$its eval.every=0 run.threads=0"

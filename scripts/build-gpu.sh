@@ -17,9 +17,22 @@ export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu:/opt/deps/usr/lib/x86_
 TP=${TORCH_CMAKE_PREFIX-$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')}
 arch=$(python3 -c 'import torch;c=torch.cuda.get_device_capability();print(f"{c[0]}.{c[1]}")' 2>/dev/null || echo 9.0)
 # FCNLAB_TURBOJPEG_DIRECT: libjpeg-turbo's CMake config refers to /usr/lib, not /opt/deps.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCNLAB_BUILD_TESTS=OFF -DFCNLAB_TURBOJPEG_DIRECT=ON \
+# Tests on, for the CUDA-only tests (tests/cuda/, fcnlab_test_cuda; Catch2 v2 comes with .gpu-debs).
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCNLAB_BUILD_TESTS=ON -DFCNLAB_TURBOJPEG_DIRECT=ON \
   -DCMAKE_PREFIX_PATH="$TP;/opt/deps/usr" \
   -DHDF5_ROOT=/opt/deps/usr/lib/x86_64-linux-gnu/hdf5/serial \
   -DTORCH_CUDA_ARCH_LIST="$arch"
-cmake --build "$build" --target fcnlab
+# fcnlab_test_cuda exists where LibTorch has CUDA (not in a dry run against the CPU LibTorch). Both
+# targets in one (parallel) build; should the tests fail to build, fcnlab alone still must.
+if grep -qs fcnlab_test_cuda "$build/build.ninja"; then
+  if cmake --build "$build" --target fcnlab fcnlab_test_cuda; then
+    echo "build-gpu: $build/tests/fcnlab_test_cuda (the CUDA-only tests)"
+  else
+    echo "build-gpu: fcnlab_test_cuda did not build (errors above); building fcnlab alone" >&2
+    cmake --build "$build" --target fcnlab
+  fi
+else
+  echo "build-gpu: this LibTorch has no CUDA: no fcnlab_test_cuda"
+  cmake --build "$build" --target fcnlab
+fi
 echo "build-gpu: $build/src/cli/fcnlab (export LD_LIBRARY_PATH=$LD_LIBRARY_PATH to run it)"

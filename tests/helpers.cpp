@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include "config/loader.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,5 +57,9 @@ CommandResult run_fcnlab(const std::string& args, const std::filesystem::path& c
 }
 
 std::filesystem::path source_dir() { return FCNLAB_SOURCE_DIR; }
+
+Config toy_config(const std::vector<std::string>& overrides) {
+  return load_config({source_dir() / "configs/toy.toml"}, overrides);
+}
 
 }  // namespace fcnlab::test

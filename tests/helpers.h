@@ -1,7 +1,10 @@
 #pragma once
-// Test helpers: temporary directories, small files, running the fcnlab executable.
+// Test helpers: temporary directories, small files, running the fcnlab executable, the toy preset.
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include "config/config.h"
 
 namespace fcnlab::test {
 
@@ -30,5 +33,8 @@ struct CommandResult {
 CommandResult run_fcnlab(const std::string& args, const std::filesystem::path& cwd = std::filesystem::current_path());
 
 std::filesystem::path source_dir();  // the repository root
+
+// configs/toy.toml with `overrides` (key=value) applied.
+Config toy_config(const std::vector<std::string>& overrides = {});
 
 }  // namespace fcnlab::test

@@ -67,7 +67,7 @@ Config toy_config(const TempDir& dir, std::vector<std::string> extra = {}) {
                              "run.threads=1", "optim.iterations=2", "optim.batch_size=4", "eval.every=0",
                              "eval.examples=0", "checkpoint.every=0"};
   o.insert(o.end(), extra.begin(), extra.end());
-  return load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, o);
+  return fcnlab::test::toy_config(o);
 }
 
 }  // namespace

@@ -137,7 +137,7 @@ TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[trai
   REQUIRE(ta.size() == tb.size());
   for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
   // Final weights identical.
-  const Config cfg = load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, {});
+  const Config cfg = fcnlab::test::toy_config();
   FCN ma = make_fcn(cfg.model, cfg.data.num_classes), mb = make_fcn(cfg.model, cfg.data.num_classes);
   torch::load(ma, (straight / "adhoc/.work" / a.info().run_id / "model-final.pt").string());
   torch::load(mb, (resumed / "adhoc/.work" / b.info().run_id / "model-final.pt").string());

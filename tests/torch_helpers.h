@@ -1,7 +1,7 @@
 #pragma once
-// Test helpers that need LibTorch and Catch2 (tests/helpers.h has the torch-free ones): the toy
-// preset's config, twin FCNs with equal parameters, and counting autograd nodes by name. Shared by
-// test_device.cpp and the CUDA-only cuda/test_cuda.cpp.
+// Test helpers that need LibTorch and Catch2 (tests/helpers.h has the torch-free ones): twin FCNs
+// with equal parameters, and counting autograd nodes by name. Shared by test_device.cpp and the
+// CUDA-only cuda/test_cuda.cpp.
 #include "catch_torch.h"
 
 #include <cstdint>
@@ -10,15 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "config/loader.h"
-#include "helpers.h"
+#include "config/config.h"
 #include "model/fcn.h"
 
 namespace fcnlab::test {
-
-inline Config toy_config(const std::vector<std::string>& overrides = {}) {
-  return load_config({source_dir() / "configs/toy.toml"}, overrides);
-}
 
 // Two FCNs of the two configs' (equal) architecture with the same parameters: the init plus a
 // little noise, so that the zero-initialised score layers pass gradients to the backbone.

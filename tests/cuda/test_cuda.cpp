@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "helpers.h"
 #include "loss/loss.h"
 #include "model/autocast_compat.h"
 #include "model/conv_relu.h"

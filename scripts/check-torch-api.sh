@@ -3,24 +3,29 @@
 # so API drift between Debian's LibTorch 1.13 (what we build and test with here) and the GPU
 # machine's CUDA LibTorch 2.x shows up on the CPU machine, before a short GPU session is spent on it.
 #
-#   scripts/check-torch-api.sh [dir]    (default dir: .torch-api, ignored by git)
+#   scripts/check-torch-api.sh [dir]                   (Debian unstable's LibTorch; dir .torch-api)
+#   TORCH_API_SUITE=trixie scripts/check-torch-api.sh  (Debian 13's; dir .torch-api-trixie)
 #
-# Fetches Debian unstable's libtorch-dev (headers only, ~3 MB) from Debian's registry once and
-# unpacks it under <dir>/root (never into /). Only headers are checked. The code behind
+# Fetches the suite's libtorch-dev (headers only, ~3 MB) from Debian's registry once and unpacks it
+# under <dir>/root (never into /); the directories are ignored by git. On 2026-11-27 unstable had
+# 2.14.1 and trixie 2.6.0: the GPU machine's 2.11 lies between them. Only headers are checked. The code behind
 # FCNLAB_WITH_CUDA is checked too where a CUDA toolkit's headers are found ($CUDA_HOME/include or
 # /usr/local/cuda/include), with a stand-in for the c10/cuda/impl/cuda_cmake_macros.h that only a
 # CUDA build of LibTorch generates. Exit status non-zero when any file fails; the errors are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-.torch-api}
+suite=${TORCH_API_SUITE:-sid}
+default_dir=.torch-api
+[ "$suite" = sid ] || default_dir=.torch-api-$suite
+dir=${1:-$default_dir}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root="$dir/root"
 if [ ! -d "$root/usr/include/torch" ]; then
   mkdir -p "$dir"
-  echo "fetching the libtorch-dev package index of Debian unstable from $mirror"
-  curl -fsS --max-time 120 "$mirror/dists/sid/main/binary-amd64/Packages.xz" -o "$dir/Packages.xz"
+  echo "fetching the libtorch-dev package index of Debian $suite from $mirror"
+  curl -fsS --max-time 120 "$mirror/dists/$suite/main/binary-amd64/Packages.xz" -o "$dir/Packages.xz"
   deb=$(xz -dc "$dir/Packages.xz" | awk '/^Package: libtorch-dev$/ {p=1} p && /^Filename:/ && !done {print $2; done=1}')
-  [ -n "$deb" ] || { echo "check-torch-api: no libtorch-dev in $mirror sid" >&2; exit 2; }
+  [ -n "$deb" ] || { echo "check-torch-api: no libtorch-dev in $mirror $suite" >&2; exit 2; }
   echo "fetching $deb"
   curl -fsS --max-time 300 "$mirror/$deb" -o "$dir/libtorch-dev.deb"
   dpkg -x "$dir/libtorch-dev.deb" "$root"

@@ -2,8 +2,8 @@
 // overrides (one per line, ConfigBuilder::add_override); then build() type-checks and validates.
 // Expected outcome for bad input: fcnlab::ConfigError. Anything else escaping is a bug.
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 

@@ -9,7 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     const fcnlab::Image8 img = fcnlab::decode_png_label(data, size, "fuzz.png");
-    if (img.channels != 1 || img.pixels.size() != static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height))
+    if (img.channels != 1 ||
+        img.pixels.size() != static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height))
       std::abort();
   } catch (const fcnlab::DataError&) {
   } catch (const std::exception& e) {

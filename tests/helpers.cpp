@@ -56,7 +56,9 @@ CommandResult run_fcnlab(const std::string& args, const std::filesystem::path& c
   return r;
 }
 
-std::filesystem::path source_dir() { return FCNLAB_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+  return FCNLAB_SOURCE_DIR;
+}
 
 Config toy_config(const std::vector<std::string>& overrides) {
   return load_config({source_dir() / "configs/toy.toml"}, overrides);

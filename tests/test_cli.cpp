@@ -3,8 +3,8 @@
 
 #include "helpers.h"
 
-using fcnlab::test::run_fcnlab;
 using Catch::Matchers::Contains;
+using fcnlab::test::run_fcnlab;
 
 TEST_CASE("fcnlab --help lists the commands and exits 0", "[cli]") {
   const auto r = run_fcnlab("--help");

@@ -182,9 +182,9 @@ TEST_CASE("the hash of a fixed config is pinned", "[config]") {
 TEST_CASE("the hash ignores outputs and workers, and follows every result-affecting key", "[config]") {
   const Config base{};
   const auto h = config_hash(base);
-  for (const char* o : {"run.results_dir=elsewhere", "run.experiment=exp2", "data.workers=7", "run.threads=3",
-                        "run.log_level=debug", "run.name=label", "checkpoint.every=5", "checkpoint.keep=9",
-                        "optim.fuse_conv_relu=true"}) {
+  for (const char* o :
+       {"run.results_dir=elsewhere", "run.experiment=exp2", "data.workers=7", "run.threads=3", "run.log_level=debug",
+        "run.name=label", "checkpoint.every=5", "checkpoint.keep=9", "optim.fuse_conv_relu=true"}) {
     INFO(o);
     CHECK(config_hash(load_config({}, {o})) == h);
   }

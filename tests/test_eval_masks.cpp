@@ -11,9 +11,9 @@
 #include "results/run_file.h"
 
 using namespace fcnlab;
+using Catch::Matchers::Contains;
 using fcnlab::test::run_fcnlab;
 using fcnlab::test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -51,8 +51,8 @@ TEST_CASE("eval-masks scores two folders of PNGs and writes /final") {
   make_dirs(t, 3);
   // Non-void pixels per image: 56; class 0: 32 gt, 24 right, 8 predicted 1; class 1: 24 gt, all right.
   // IoU0 = 24 / 32, IoU1 = 24 / (24 + 8) -> mean 0.75; pixel acc 48 / 56.
-  const std::string args = fmt::format("eval-masks --gt {} --pred {} --num-classes 2", (t / "gt").string(),
-                                       (t / "pred").string());
+  const std::string args =
+      fmt::format("eval-masks --gt {} --pred {} --num-classes 2", (t / "gt").string(), (t / "pred").string());
   auto r = run_fcnlab(args + " --format json --out " + (t / "em.h5").string());
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
@@ -89,8 +89,8 @@ TEST_CASE("eval-masks scores two folders of PNGs and writes /final") {
 TEST_CASE("eval-masks errors name the file") {
   TempDir t;
   make_dirs(t, 2);
-  const std::string args = fmt::format("eval-masks --gt {} --pred {} --num-classes 2", (t / "gt").string(),
-                                       (t / "pred").string());
+  const std::string args =
+      fmt::format("eval-masks --gt {} --pred {} --num-classes 2", (t / "gt").string(), (t / "pred").string());
   SECTION("missing prediction") {
     std::filesystem::remove(t / "pred" / "img1.png");
     auto r = run_fcnlab(args);
@@ -116,8 +116,8 @@ TEST_CASE("eval-masks errors name the file") {
     auto r = run_fcnlab(args);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Contains("pred/img1.png") && Contains("value 2"));
-    auto ok3 = run_fcnlab(fmt::format("eval-masks --gt {} --pred {} --num-classes 3", (t / "gt").string(),
-                                      (t / "pred").string()));
+    auto ok3 = run_fcnlab(
+        fmt::format("eval-masks --gt {} --pred {} --num-classes 3", (t / "gt").string(), (t / "pred").string()));
     CHECK(ok3.exit_code == 0);  // with 3 classes, 2 is a valid prediction
     Image8 g = gt_map();
     g.at(0, 0) = 7;

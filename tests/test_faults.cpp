@@ -2,6 +2,7 @@
 // process per run, stale locks of dead processes taken over, a locked run refused by `fcnlab
 // train` and waited for by `fcnlab sweep`, finished runs never retrained. The kill/bad-input/
 // concurrency scenarios are the scripts in tests/faults/ (registered below them in CMake).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -9,7 +10,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fcntl.h>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -23,10 +23,10 @@
 #include "train/trainer.h"
 
 using namespace fcnlab;
+using Catch::Matchers::Contains;
 using fcnlab::test::read_file;
 using fcnlab::test::run_fcnlab;
 using fcnlab::test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -57,15 +57,20 @@ void make_toy(const std::filesystem::path& dir) {
 }
 
 std::string toy_overrides(const TempDir& dir) {
-  return "--config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() + " data.root=" +
-         (dir / "toy").string() + " run.results_dir=" + (dir / "res").string() +
+  return "--config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
+         " data.root=" + (dir / "toy").string() + " run.results_dir=" + (dir / "res").string() +
          " run.threads=1 optim.iterations=2 optim.batch_size=4 eval.every=0 eval.examples=0 checkpoint.every=0";
 }
 
 Config toy_config(const TempDir& dir, std::vector<std::string> extra = {}) {
-  std::vector<std::string> o{"data.root=" + (dir / "toy").string(), "run.results_dir=" + (dir / "res").string(),
-                             "run.threads=1", "optim.iterations=2", "optim.batch_size=4", "eval.every=0",
-                             "eval.examples=0", "checkpoint.every=0"};
+  std::vector<std::string> o{"data.root=" + (dir / "toy").string(),
+                             "run.results_dir=" + (dir / "res").string(),
+                             "run.threads=1",
+                             "optim.iterations=2",
+                             "optim.batch_size=4",
+                             "eval.every=0",
+                             "eval.examples=0",
+                             "checkpoint.every=0"};
   o.insert(o.end(), extra.begin(), extra.end());
   return fcnlab::test::toy_config(o);
 }
@@ -123,8 +128,8 @@ TEST_CASE("a locked run: fcnlab train refuses it, a sweep waits and takes it ove
     // A sweep over this run and another: trains the other, waits for the locked one, and when the
     // holder dies without finishing it, trains it itself.
     auto sweep = std::async(std::launch::async, [&] {
-      return run_fcnlab("sweep " + toy_overrides(dir) + " --name " + cfg.run.experiment + " run.seed=" +
-                        std::to_string(cfg.run.seed) + "," + std::to_string(cfg.run.seed + 1));
+      return run_fcnlab("sweep " + toy_overrides(dir) + " --name " + cfg.run.experiment +
+                        " run.seed=" + std::to_string(cfg.run.seed) + "," + std::to_string(cfg.run.seed + 1));
     });
     std::this_thread::sleep_for(std::chrono::seconds(8));
     CHECK(sweep.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);  // still waiting

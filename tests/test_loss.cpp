@@ -47,7 +47,9 @@ std::unique_ptr<Loss> make(LossName name, int C, bool per_image = false) {
   return make_loss(c, C, w);
 }
 
-std::string name_of(LossName n) { return std::string(to_string(n)); }
+std::string name_of(LossName n) {
+  return std::string(to_string(n));
+}
 
 // Random labels in [0, C) with about a fifth void.
 torch::Tensor random_labels(std::int64_t B, std::int64_t C, std::int64_t H, std::int64_t W) {
@@ -75,7 +77,8 @@ TEST_CASE("losses on hand-computed three-pixel cases") {
   // Composites through make_loss: ce + 0.7 * dice
   const auto l1 = three_labels(1);
   CHECK((*make(LossName::ce_dice, 2))(x, l1).item<double>() ==
-        Approx(cross_entropy(x, l1, Reduction::mean).item<double>() + 0.7 * dice_loss(x, l1).item<double>()).epsilon(1e-12));
+        Approx(cross_entropy(x, l1, Reduction::mean).item<double>() + 0.7 * dice_loss(x, l1).item<double>())
+            .epsilon(1e-12));
   CHECK((*make(LossName::ce_lovasz, 2))(x, l1).item<double>() ==
         Approx(cross_entropy(x, l1, Reduction::mean).item<double>() + 0.7 * 0.6875).epsilon(1e-9));
 }

@@ -19,7 +19,9 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-Bytes fill(int h, int w, std::uint8_t v) { return Bytes(static_cast<std::size_t>(h * w), v); }
+Bytes fill(int h, int w, std::uint8_t v) {
+  return Bytes(static_cast<std::size_t>(h * w), v);
+}
 void rect(Bytes& img, int w, int y0, int x0, int rh, int rw, std::uint8_t v) {
   for (int y = y0; y < y0 + rh; ++y)
     for (int x = x0; x < x0 + rw; ++x) img[static_cast<std::size_t>(y * w + x)] = v;
@@ -62,7 +64,8 @@ TEST_CASE("the distance transform is exact (brute force on random seeds)") {
     rows[4] = rows[20] = 1;
     squared_distance_transform(seeds.data(), h, w, part, rows.data());
     for (int y : {4, 20})
-      for (int x = 0; x < w; ++x) CHECK(part[static_cast<std::size_t>(y * w + x)] == full[static_cast<std::size_t>(y * w + x)]);
+      for (int x = 0; x < w; ++x)
+        CHECK(part[static_cast<std::size_t>(y * w + x)] == full[static_cast<std::size_t>(y * w + x)]);
     CHECK(full[4 * w + 3] == 1.0f);
   }
 }
@@ -275,7 +278,8 @@ TEST_CASE("the evaluator keeps per-image confusions, merges in order and checks 
   CHECK(r.per_image_confusion.size() == static_cast<std::size_t>(3 * C * C));
   ConfusionMatrix second(C);
   second.update(prs[1].data(), gts[1].data(), gts[1].size());
-  for (int k = 0; k < C * C; ++k) CHECK(r.per_image_confusion[static_cast<std::size_t>(C * C + k)] == second.counts()[static_cast<std::size_t>(k)]);
+  for (int k = 0; k < C * C; ++k)
+    CHECK(r.per_image_confusion[static_cast<std::size_t>(C * C + k)] == second.counts()[static_cast<std::size_t>(k)]);
   CHECK(m.per_image_confusion == r.per_image_confusion);
   CHECK(m.bf_score == r.bf_score);
   CHECK(m.boundary_iou == r.boundary_iou);

@@ -15,8 +15,8 @@
 #include "model/pretrained.h"
 
 using namespace fcnlab;
-using fcnlab::test::TempDir;
 using Catch::Matchers::Contains;
+using fcnlab::test::TempDir;
 
 namespace {
 
@@ -43,7 +43,9 @@ std::int64_t numel(const std::vector<torch::Tensor>& ts) {
   return n;
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
 
 // Fills every score layer (and concat fusion conv) with random values, so the head is not all zero.
 void randomise_head(FCN& m) {
@@ -235,8 +237,10 @@ TEST_CASE("fixed bilinear upsampling: no parameters, equals interpolate inside; 
     const auto y = fixed->forward(x);
     REQUIRE(y.sizes() == torch::IntArrayRef{2, 3, 5 * f, 6 * f});
     namespace F = torch::nn::functional;
-    const auto ref = F::interpolate(
-        x, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{5 * f, 6 * f}).mode(torch::kBilinear).align_corners(false));
+    const auto ref = F::interpolate(x, F::InterpolateFuncOptions()
+                                           .size(std::vector<std::int64_t>{5 * f, 6 * f})
+                                           .mode(torch::kBilinear)
+                                           .align_corners(false));
     // Away from the border (where interpolate clamps and the deconv sees zeros) they agree.
     CHECK(max_diff(y.narrow(2, f, 3 * f).narrow(3, f, 4 * f), ref.narrow(2, f, 3 * f).narrow(3, f, 4 * f)) < 1e-5);
     CHECK(max_diff(y, ref) > 1e-3);  // ... and differ at the border: the comparison is not vacuous
@@ -361,8 +365,7 @@ TEST_CASE("HDF5 weight import: values land in the right layers, errors name tens
   partial.erase("classifier.3.bias");
   write_h5(dir / "partial.h5", partial);
   cfg.pretrained = (dir / "partial.h5").string();
-  CHECK_THROWS_MATCHES(make_fcn(cfg, 3), DataError,
-                       Catch::Matchers::Predicate<DataError>([&](const DataError& e) {
+  CHECK_THROWS_MATCHES(make_fcn(cfg, 3), DataError, Catch::Matchers::Predicate<DataError>([&](const DataError& e) {
                          const std::string w = e.what();
                          return w.find("'classifier.3.bias'") != std::string::npos &&
                                 w.find("partial.h5") != std::string::npos && w.find("missing") != std::string::npos;
@@ -374,8 +377,8 @@ TEST_CASE("HDF5 weight import: values land in the right layers, errors name tens
     make_fcn(cfg, 3);
     FAIL("expected a DataError");
   } catch (const DataError& e) {
-    CHECK_THAT(e.what(), Contains("'features.0.weight'") && Contains("[4,3,3,3]") && Contains("[8,3,3,3]") &&
-                             Contains("w.h5"));
+    CHECK_THAT(e.what(),
+               Contains("'features.0.weight'") && Contains("[4,3,3,3]") && Contains("[8,3,3,3]") && Contains("w.h5"));
   }
   // no file, and BN (not importable)
   cfg.width = 0.0625;
@@ -441,10 +444,10 @@ TEST_CASE("FLOPs: 2 x multiply-adds of the convs and transposed convs", "[model]
     FAIL("no layer " << name);
     return LayerInfo{};
   };
-  CHECK(find("conv1_1").macs == 64 * 96 * 4 * 3 * 9);         // out pixels x out ch x in ch x 3x3
-  CHECK(find("conv5_3").macs == 4 * 6 * 32 * 32 * 9);          // stride 16 map 4x6
-  CHECK(find("fc6").macs == 2 * 3 * 4 * 32 * 49);              // 7x7 over a 2x3 map (same padding)
-  CHECK(find("upscore32").macs == 2 * 3 * 5 * 5 * 64 * 64);    // input pixels x C x C x 64x64
+  CHECK(find("conv1_1").macs == 64 * 96 * 4 * 3 * 9);        // out pixels x out ch x in ch x 3x3
+  CHECK(find("conv5_3").macs == 4 * 6 * 32 * 32 * 9);        // stride 16 map 4x6
+  CHECK(find("fc6").macs == 2 * 3 * 4 * 32 * 49);            // 7x7 over a 2x3 map (same padding)
+  CHECK(find("upscore32").macs == 2 * 3 * 5 * 5 * 64 * 64);  // input pixels x C x C x 64x64
   CHECK(find("upscore32").height == 64);
   CHECK(find("pool5").stride == 32);
   std::int64_t macs = 0;

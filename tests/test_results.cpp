@@ -11,8 +11,8 @@
 #include "results/run_file.h"
 
 using namespace fcnlab;
-using fcnlab::test::TempDir;
 using Catch::Matchers::Contains;
+using fcnlab::test::TempDir;
 
 namespace {
 

@@ -13,7 +13,8 @@ namespace fcnlab::cli {
 int bench_data(const Args& args) {
   int iters = 50;
   po::options_description opts("Options");
-  opts.add_options()("iters", po::value<int>(&iters)->default_value(iters), "batches to time (after 2 warm-up batches)");
+  opts.add_options()("iters", po::value<int>(&iters)->default_value(iters),
+                     "batches to time (after 2 warm-up batches)");
   const auto p = parse_args("bench data", args, opts, true);
   if (p.help) {
     print_help("fcnlab bench data [--config FILE]... [--iters N] [key=value]...",

@@ -50,8 +50,10 @@ Pair make_pair(int h, int w, bool scattered, std::mt19937& rng) {
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) {
         const double e = ((y - cy) / ry) * ((y - cy) / ry) + ((x - cx) / rx) * ((x - cx) / rx);
-        if (e <= 1.0) p.gt[at(y, x)] = c;
-        else if (e <= 1.18) p.gt[at(y, x)] = 255;
+        if (e <= 1.0)
+          p.gt[at(y, x)] = c;
+        else if (e <= 1.18)
+          p.gt[at(y, x)] = 255;
         const double ep = ((y - py) / pry) * ((y - py) / pry) + ((x - px) / prx) * ((x - px) / prx);
         if (ep <= 1.0) p.pred[at(y, x)] = c;
       }

@@ -37,7 +37,8 @@ int cmd_check_data(const Args& args) {
 
   for (const auto& pr : rep.problems) std::cout << "problem: " << pr.message << '\n';
   std::cout << fmt::format("data.root = {}\n", d.root);
-  for (const auto& s : rep.splits) std::cout << fmt::format("  split {:<12} {:>6} images  ({})\n", s.name, s.images, s.list_file);
+  for (const auto& s : rep.splits)
+    std::cout << fmt::format("  split {:<12} {:>6} images  ({})\n", s.name, s.images, s.list_file);
   // class names from <root>/classes.txt when present (the toy set writes one)
   std::vector<std::string> names;
   {
@@ -55,8 +56,7 @@ int cmd_check_data(const Args& args) {
                                rep.class_pixels[k], 100.0 * static_cast<double>(rep.class_pixels[k]) / tot);
   std::cout << fmt::format("    255 {:<14} {:>12} px  {:6.2f}%\n", "void", rep.void_pixels,
                            100.0 * static_cast<double>(rep.void_pixels) / tot);
-  if (rep.invalid_pixels)
-    std::cout << fmt::format("    invalid label values: {} px\n", rep.invalid_pixels);
+  if (rep.invalid_pixels) std::cout << fmt::format("    invalid label values: {} px\n", rep.invalid_pixels);
   std::cout << fmt::format("checked {} image/label pairs in {:.2f} s: {}\n", rep.images_checked, secs,
                            rep.ok() ? "clean" : fmt::format("{} problem(s)", rep.problems.size()));
   std::cout << std::flush;

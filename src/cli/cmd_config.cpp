@@ -9,8 +9,7 @@ namespace fcnlab::cli {
 
 int cmd_config(const Args& args) {
   po::options_description opts("Options");
-  opts.add_options()("diff", "print only the keys that differ from the defaults")(
-      "hash", "print only the config hash");
+  opts.add_options()("diff", "print only the keys that differ from the defaults")("hash", "print only the config hash");
   const auto p = parse_args("config", args, opts, true);
   if (p.help) {
     print_help("fcnlab config [--config FILE]... [--diff | --hash] [key=value]...",

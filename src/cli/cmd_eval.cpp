@@ -27,7 +27,8 @@ int cmd_eval(const Args& args) {
   }
   const RunFileReader reader(run);
   const RunInfo info = reader.info();
-  const Config cfg = ConfigBuilder().add_text(info.config_toml, run + " (config_toml)").add_overrides(p.overrides).build();
+  const Config cfg =
+      ConfigBuilder().add_text(info.config_toml, run + " (config_toml)").add_overrides(p.overrides).build();
   init_logging(to_string(cfg.run.log_level));
   EvalOptions options;
   options.weights = checkpoint.empty() ? final_weights_path(run_paths(cfg)) : std::filesystem::path(checkpoint);

@@ -58,8 +58,8 @@ std::vector<std::string> match_files(const fs::path& gt, const fs::path& pred, c
     if (names.empty()) throw DataError(fmt::format("{}: no .png files", gt.string()));
     for (const auto& p : pred_names)
       if (!gt_names.count(p))
-        throw DataError(fmt::format("{}: extra prediction without ground truth {}", (pred / p).string(),
-                                    (gt / p).string()));
+        throw DataError(
+            fmt::format("{}: extra prediction without ground truth {}", (pred / p).string(), (gt / p).string()));
   }
   for (const auto& n : names) {
     if (!gt_names.count(n)) throw DataError(fmt::format("{}: missing ground-truth file", (gt / n).string()));
@@ -84,8 +84,12 @@ void check_image(const Image8& gt, const Image8& pred, const fs::path& gt_file, 
   }
 }
 
-std::string num(double v) { return std::isnan(v) ? std::string("nan") : fmt::format("{:.4f}", v); }
-std::string json_num(double v) { return std::isnan(v) ? std::string("null") : fmt::format("{:.6f}", v); }
+std::string num(double v) {
+  return std::isnan(v) ? std::string("nan") : fmt::format("{:.4f}", v);
+}
+std::string json_num(double v) {
+  return std::isnan(v) ? std::string("null") : fmt::format("{:.6f}", v);
+}
 
 void print(const EvalResult& r, const std::vector<std::string>& names, Format f, std::ostream& out) {
   const std::vector<std::pair<std::string, double>> scalars{
@@ -173,22 +177,27 @@ int cmd_eval_masks(const Args& args) {
       "threads", po::value<int>(&threads)->default_value(threads), "worker threads (0 = all cores)");
   const auto p = parse_args("eval-masks", args, opts, true);
   if (p.help) {
-    print_help("fcnlab eval-masks --gt DIR --pred DIR [--num-classes C] [--ids FILE] [--out FILE.h5]\n"
-               "                         [--format md|csv|json] [--config FILE]... [eval.key=value]...",
-               "Scores PNG predictions against ground truth with every metric of fcnlab: pixel accuracy,\n"
-               "mean accuracy, mean IoU, frequency-weighted IoU, per-class IoU, trimap accuracy and mean\n"
-               "IoU (eval.trimap_widths), BF score (eval.bf_tolerance) and Boundary IoU\n"
-               "(eval.boundary_iou_dilation). Palette PNGs are read as their indices. Missing or extra\n"
-               "files, size mismatches and out-of-range values are errors naming the file.",
-               opts);
+    print_help(
+        "fcnlab eval-masks --gt DIR --pred DIR [--num-classes C] [--ids FILE] [--out FILE.h5]\n"
+        "                         [--format md|csv|json] [--config FILE]... [eval.key=value]...",
+        "Scores PNG predictions against ground truth with every metric of fcnlab: pixel accuracy,\n"
+        "mean accuracy, mean IoU, frequency-weighted IoU, per-class IoU, trimap accuracy and mean\n"
+        "IoU (eval.trimap_widths), BF score (eval.bf_tolerance) and Boundary IoU\n"
+        "(eval.boundary_iou_dilation). Palette PNGs are read as their indices. Missing or extra\n"
+        "files, size mismatches and out-of-range values are errors naming the file.",
+        opts);
     return 0;
   }
   if (gt.empty() || pred.empty()) throw UsageError("fcnlab eval-masks: --gt DIR and --pred DIR are required");
   Format fmt_out;
-  if (format == "md") fmt_out = Format::md;
-  else if (format == "csv") fmt_out = Format::csv;
-  else if (format == "json") fmt_out = Format::json;
-  else throw UsageError(fmt::format("fcnlab eval-masks: --format must be md, csv or json, not '{}'", format));
+  if (format == "md")
+    fmt_out = Format::md;
+  else if (format == "csv")
+    fmt_out = Format::csv;
+  else if (format == "json")
+    fmt_out = Format::json;
+  else
+    throw UsageError(fmt::format("fcnlab eval-masks: --format must be md, csv or json, not '{}'", format));
   std::vector<fs::path> files(p.configs.begin(), p.configs.end());
   Config cfg = load_config(files, p.overrides);
   if (num_classes == 0) num_classes = cfg.data.num_classes;

@@ -42,7 +42,8 @@ int cmd_make_toy(const Args& args) {
   for (std::size_t k = 0; k < names.size(); ++k)
     std::cout << fmt::format("  {:>2} {:<12} {:6.2f}% of pixels\n", k, names[k], 100.0 * s.class_pixels[k] / total);
   std::cout << fmt::format("  void (255)      {:6.2f}% of pixels\n", 100.0 * s.void_pixels / total);
-  std::cout << fmt::format("data.root = \"{}\"  data.num_classes = {}  data.crop = {}\n", o.out.string(), o.classes, o.size);
+  std::cout << fmt::format("data.root = \"{}\"  data.num_classes = {}  data.crop = {}\n", o.out.string(), o.classes,
+                           o.size);
   return 0;
 }
 

@@ -2,11 +2,11 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <thread>
 #include <tuple>
-#include <cmath>
-#include <iostream>
 
 #include "cli/options.h"
 #include "config/loader.h"
@@ -53,12 +53,13 @@ void print_table(const ModelConfig& m, int classes, int h, int w) {
                              l.out_channels, fmt::format("{}x{}", l.height, l.width), fmt::format("{:g}", l.stride),
                              params, l.macs > 0 ? fmt::format("{:.1f}", 2e-6 * static_cast<double>(l.macs)) : "-");
   }
-  std::cout << fmt::format("\nparameters: {} trainable{}\n", thousands(t.params),
-                           t.frozen > 0 ? fmt::format(", {} frozen (* fixed bilinear kernels, buffers)", thousands(t.frozen))
-                                        : "");
-  std::cout << fmt::format("FLOPs per image at {}x{}: {:.4g} GFLOPs (forward; 2 x multiply-adds of convs and transposed "
-                           "convs over their full outputs; BN, ReLU, pooling and sums not counted)\n",
-                           h, w, 2e-9 * static_cast<double>(t.macs));
+  std::cout << fmt::format(
+      "\nparameters: {} trainable{}\n", thousands(t.params),
+      t.frozen > 0 ? fmt::format(", {} frozen (* fixed bilinear kernels, buffers)", thousands(t.frozen)) : "");
+  std::cout << fmt::format(
+      "FLOPs per image at {}x{}: {:.4g} GFLOPs (forward; 2 x multiply-adds of convs and transposed "
+      "convs over their full outputs; BN, ReLU, pooling and sums not counted)\n",
+      h, w, 2e-9 * static_cast<double>(t.macs));
 }
 
 void bench(const Config& cfg, int classes, int h, int w, int batch, int steps) {
@@ -66,14 +67,15 @@ void bench(const Config& cfg, int classes, int h, int w, int batch, int steps) {
   torch::manual_seed(cfg.run.seed);
   FCN model = make_fcn(cfg.model, classes);
   model->train();
-  torch::optim::SGD sgd(trainable_parameters(model),
-                        torch::optim::SGDOptions(1e-3).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
+  torch::optim::SGD sgd(
+      trainable_parameters(model),
+      torch::optim::SGDOptions(1e-3).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
   const auto x = torch::randn({batch, 3, h, w});
   const auto y = torch::randint(0, classes, {batch, h, w}, torch::kLong);
   auto step = [&] {
     sgd.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(model->forward(x), y,
-                                                     torch::nn::functional::CrossEntropyFuncOptions().ignore_index(255));
+    auto loss = torch::nn::functional::cross_entropy(
+        model->forward(x), y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(255));
     loss.backward();
     sgd.step();
   };

@@ -61,7 +61,8 @@ int cmd_rerun(const Args& args) {
   if (!old_final)
     throw IoError(fmt::format("{}: status {} and no /final scores; only finished runs can be compared", file,
                               to_string(old_info.status)));
-  const Config cfg = ConfigBuilder().add_text(old_info.config_toml, file + " (config_toml)").add_overrides(p.overrides).build();
+  const Config cfg =
+      ConfigBuilder().add_text(old_info.config_toml, file + " (config_toml)").add_overrides(p.overrides).build();
   init_logging(to_string(cfg.run.log_level));
   if (tolerance < 0) tolerance = (old_info.deterministic && old_info.device.rfind("cpu", 0) == 0) ? 0.0 : 0.02;
 
@@ -85,7 +86,8 @@ int cmd_rerun(const Args& args) {
   const RunFileReader rerun(r.paths.result_file);
   const auto new_final = rerun.final();
   if (!new_final) {
-    std::cout << fmt::format("rerun ended with status {} ({}); the original finished\n", to_string(r.status), r.message);
+    std::cout << fmt::format("rerun ended with status {} ({}); the original finished\n", to_string(r.status),
+                             r.message);
     return 1;
   }
   int failures = 0;
@@ -98,8 +100,8 @@ int cmd_rerun(const Args& args) {
     std::cout << fmt::format("{:<28} {:>12.6f} {:>12.6f} {:>+12.2e}{}\n", row.name, row.old_value, row.new_value, diff,
                              bad ? "  <-- beyond tolerance" : "");
   }
-  std::cout << fmt::format("rerun: {} -> {}\n{} metric(s) differ by more than {}\n", file,
-                           r.paths.result_file.string(), failures, tolerance);
+  std::cout << fmt::format("rerun: {} -> {}\n{} metric(s) differ by more than {}\n", file, r.paths.result_file.string(),
+                           failures, tolerance);
   return failures == 0 ? 0 : 1;
 }
 

@@ -27,9 +27,10 @@ int cmd_show(const Args& args) {
       "time       {} wall, {:.1f} train img/s\n",
       i.run_id, i.experiment, to_string(i.status), i.message.empty() ? "" : " (" + i.message + ")", i.created_utc,
       i.host, i.device, i.fcnlab_version, i.git_commit, i.git_dirty ? "-dirty" : "", i.torch_version,
-      i.cuda_version.empty() ? "" : ", CUDA " + i.cuda_version, i.cudnn_version.empty() ? "" : ", cuDNN " + i.cudnn_version,
-      i.config_hash, i.seed, i.deterministic, i.overrides.empty() ? "(none)" : i.overrides, i.data_fingerprint,
-      format_duration(i.wall_seconds), i.train_img_per_s);
+      i.cuda_version.empty() ? "" : ", CUDA " + i.cuda_version,
+      i.cudnn_version.empty() ? "" : ", cuDNN " + i.cudnn_version, i.config_hash, i.seed, i.deterministic,
+      i.overrides.empty() ? "(none)" : i.overrides, i.data_fingerprint, format_duration(i.wall_seconds),
+      i.train_img_per_s);
   const auto train = reader.train();
   if (!train.empty()) {
     const auto best = std::min_element(train.begin(), train.end(), [](auto& a, auto& b) { return a.loss < b.loss; });

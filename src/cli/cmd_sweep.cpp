@@ -22,9 +22,12 @@ namespace {
 
 std::string_view state_name(RunState s) {
   switch (s) {
-    case RunState::done: return "done";
-    case RunState::partial: return "partial";
-    case RunState::todo: return "todo";
+    case RunState::done:
+      return "done";
+    case RunState::partial:
+      return "partial";
+    case RunState::todo:
+      return "todo";
   }
   return "?";
 }
@@ -142,7 +145,8 @@ int cmd_sweep(const Args& args) {
   if (p.vm.count("status")) return print_status(spec);
   if (launcher == Launcher::slurm) {
     if (task >= 0 || !shard.empty() || !devices.empty() || !p.vm["jobs"].defaulted())
-      throw UsageError("--launcher slurm: --task, --shard, --jobs and --devices are for local runs (SLURM places the runs)");
+      throw UsageError(
+          "--launcher slurm: --task, --shard, --jobs and --devices are for local runs (SLURM places the runs)");
     validate(slurm);
     SlurmJob job;
     job.exe = self_exe();
@@ -209,10 +213,10 @@ int cmd_sweep(const Args& args) {
   options.jobs = jobs;
   if (!devices.empty()) options.devices = split(devices, ',');
   const SweepOutcome out = run_local(spec, indices, options);
-  std::cout << fmt::format("sweep {}: {} runs, {} trained now, {} already done, {} ended in another process, {} "
-                           "diverged, {} failed\n",
-                           spec.name, out.total, out.trained, out.skipped, out.elsewhere.size(), out.diverged.size(),
-                           out.failed.size());
+  std::cout << fmt::format(
+      "sweep {}: {} runs, {} trained now, {} already done, {} ended in another process, {} "
+      "diverged, {} failed\n",
+      spec.name, out.total, out.trained, out.skipped, out.elsewhere.size(), out.diverged.size(), out.failed.size());
   for (const auto i : out.diverged) std::cout << "  diverged: " << spec.runs[i].paths.run_id << '\n';
   for (const auto i : out.failed)
     std::cout << "  FAILED:   " << spec.runs[i].paths.run_id << " (log "

@@ -28,8 +28,8 @@ int cmd_make_toy(const Args& args);
 int cmd_check_data(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_eval_masks(const Args& args);
-int bench_data(const Args& args);  // fcnlab bench data
-int bench_train(const Args& args);  // fcnlab bench train
+int bench_data(const Args& args);     // fcnlab bench data
+int bench_train(const Args& args);    // fcnlab bench train
 int bench_metrics(const Args& args);  // fcnlab bench metrics
 int bench_loss(const Args& args);     // fcnlab bench loss
 

@@ -15,7 +15,8 @@ const std::vector<Command>& commands() {
       {"make-toy", "write the toy VOC-format dataset (deterministic)", cmd_make_toy},
       {"check-data", "check every image and label of the configured splits", cmd_check_data},
       {"bench", "benchmarks: fcnlab bench data | ... (fcnlab bench --help)", cmd_bench},
-      {"eval-masks", "every metric (IoU, trimap, BF, Boundary IoU) for PNG predictions vs ground truth", cmd_eval_masks},
+      {"eval-masks", "every metric (IoU, trimap, BF, Boundary IoU) for PNG predictions vs ground truth",
+       cmd_eval_masks},
   };
   return list;
 }

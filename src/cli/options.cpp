@@ -8,8 +8,8 @@
 
 namespace fcnlab::cli {
 
-ParsedArgs parse_args(const std::string& command, const Args& args, po::options_description& opts,
-                      bool with_config, int max_positional) {
+ParsedArgs parse_args(const std::string& command, const Args& args, po::options_description& opts, bool with_config,
+                      int max_positional) {
   ParsedArgs out;
   opts.add_options()("help,h", "show this help");
   if (with_config)

@@ -13,17 +13,17 @@ namespace po = boost::program_options;
 
 struct ParsedArgs {
   po::variables_map vm;
-  std::vector<std::string> configs;    // --config files, in order
-  std::vector<std::string> overrides;  // key=value
-  std::vector<std::string> positional; // other positional arguments
+  std::vector<std::string> configs;     // --config files, in order
+  std::vector<std::string> overrides;   // key=value
+  std::vector<std::string> positional;  // other positional arguments
   bool help = false;
 };
 
 // Adds --help (and, with `with_config`, --config) to `opts` and parses `args`. Positional
 // arguments containing '=' are overrides; the others go to `positional`, and more than
 // `max_positional` of them is a usage error.
-ParsedArgs parse_args(const std::string& command, const Args& args, po::options_description& opts,
-                      bool with_config, int max_positional = 0);
+ParsedArgs parse_args(const std::string& command, const Args& args, po::options_description& opts, bool with_config,
+                      int max_positional = 0);
 
 // "Usage: fcnlab <command> ..." followed by the options.
 void print_help(const std::string& usage, const std::string& description, const po::options_description& opts);

@@ -7,7 +7,9 @@
 namespace fcnlab::cli {
 
 namespace {
-std::string num(double v) { return std::isnan(v) ? std::string("-") : fmt::format("{:.4f}", v); }
+std::string num(double v) {
+  return std::isnan(v) ? std::string("-") : fmt::format("{:.4f}", v);
+}
 }  // namespace
 
 std::string format_final(const FinalRecord& f) {
@@ -22,7 +24,8 @@ std::string format_final(const FinalRecord& f) {
   }
   out += "trimap (band width px: pixel acc / mean IoU)\n";
   for (std::size_t k = 0; k < f.trimap_width.size(); ++k)
-    out += fmt::format("  {:>3}px  {} / {}\n", f.trimap_width[k], num(f.trimap_pixel_acc[k]), num(f.trimap_mean_iou[k]));
+    out +=
+        fmt::format("  {:>3}px  {} / {}\n", f.trimap_width[k], num(f.trimap_pixel_acc[k]), num(f.trimap_mean_iou[k]));
   return out;
 }
 

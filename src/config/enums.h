@@ -49,15 +49,14 @@ struct EnumNames<Backbone> {
 };
 template <>
 struct EnumNames<LossName> {
-  static constexpr std::array<std::pair<LossName, std::string_view>, 8> table{
-      {{LossName::ce, "ce"},
-       {LossName::wce, "wce"},
-       {LossName::dice, "dice"},
-       {LossName::lovasz, "lovasz"},
-       {LossName::focal, "focal"},
-       {LossName::boundary_ce, "boundary_ce"},
-       {LossName::ce_dice, "ce+dice"},
-       {LossName::ce_lovasz, "ce+lovasz"}}};
+  static constexpr std::array<std::pair<LossName, std::string_view>, 8> table{{{LossName::ce, "ce"},
+                                                                               {LossName::wce, "wce"},
+                                                                               {LossName::dice, "dice"},
+                                                                               {LossName::lovasz, "lovasz"},
+                                                                               {LossName::focal, "focal"},
+                                                                               {LossName::boundary_ce, "boundary_ce"},
+                                                                               {LossName::ce_dice, "ce+dice"},
+                                                                               {LossName::ce_lovasz, "ce+lovasz"}}};
 };
 template <>
 struct EnumNames<Reduction> {

@@ -61,6 +61,8 @@ std::string config_hash_hex(const Config& config);
 std::string config_value(const Config& config, std::string_view key);
 
 bool operator==(const Config& a, const Config& b);
-inline bool operator!=(const Config& a, const Config& b) { return !(a == b); }
+inline bool operator!=(const Config& a, const Config& b) {
+  return !(a == b);
+}
 
 }  // namespace fcnlab

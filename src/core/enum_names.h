@@ -1,6 +1,7 @@
 #pragma once
 // Generic name <-> enum conversion. Each enum declares a table:
-//   template <> struct EnumNames<Fusion> { static constexpr std::array<std::pair<Fusion, std::string_view>, 3> table{...}; };
+//   template <> struct EnumNames<Fusion> { static constexpr std::array<std::pair<Fusion, std::string_view>, 3>
+//   table{...}; };
 // and gets to_string / parse_enum / allowed_names for free. Errors list the allowed values.
 #include <optional>
 #include <string>

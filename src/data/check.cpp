@@ -57,17 +57,19 @@ ItemResult check_item(const fs::path& image, const fs::path& label, CheckDepth d
       r.counts.assign(256, 0);
       for (auto v : lab.pixels) ++r.counts[v];
       if (iw >= 0 && (lab.width != iw || lab.height != ih))
-        r.problems.push_back({label.string(), fmt::format("{}: label is {}x{} but the image {} is {}x{}", label.string(),
-                                                          lab.width, lab.height, image.string(), iw, ih)});
+        r.problems.push_back(
+            {label.string(), fmt::format("{}: label is {}x{} but the image {} is {}x{}", label.string(), lab.width,
+                                         lab.height, image.string(), iw, ih)});
       std::string bad;
       int nbad = 0;
       for (int v = num_classes; v < 255; ++v)
         if (r.counts[static_cast<std::size_t>(v)]) {
-          if (nbad++ < 8) bad += fmt::format("{}{} ({} px)", bad.empty() ? "" : ", ", v, r.counts[static_cast<std::size_t>(v)]);
+          if (nbad++ < 8)
+            bad += fmt::format("{}{} ({} px)", bad.empty() ? "" : ", ", v, r.counts[static_cast<std::size_t>(v)]);
         }
       if (nbad)
-        r.problems.push_back({label.string(), fmt::format("{}: label values outside [0, {}) and 255: {}{}", label.string(),
-                                                          num_classes, bad, nbad > 8 ? ", ..." : "")});
+        r.problems.push_back({label.string(), fmt::format("{}: label values outside [0, {}) and 255: {}{}",
+                                                          label.string(), num_classes, bad, nbad > 8 ? ", ..." : "")});
     } catch (const DataError& e) {
       r.problems.push_back({label.string(), e.what()});
     }
@@ -119,8 +121,8 @@ DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threa
     std::vector<ItemResult> results(unique.size());
     auto work = [&](std::size_t t) {
       for (std::size_t i = t; i < unique.size(); i += static_cast<std::size_t>(threads))
-        results[i] = check_item(root / cfg.image_dir / (unique[i] + ".jpg"), root / cfg.label_dir / (unique[i] + ".png"),
-                                depth, cfg.num_classes);
+        results[i] = check_item(root / cfg.image_dir / (unique[i] + ".jpg"),
+                                root / cfg.label_dir / (unique[i] + ".png"), depth, cfg.num_classes);
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(work, static_cast<std::size_t>(t));
@@ -168,8 +170,8 @@ std::string dataset_fingerprint(const DataConfig& cfg) {
     }
     for (const auto& id : read_split_list(list)) {
       h.update(id);
-      for (const fs::path& f : {fs::path(cfg.root) / cfg.image_dir / (id + ".jpg"),
-                                fs::path(cfg.root) / cfg.label_dir / (id + ".png")}) {
+      for (const fs::path& f :
+           {fs::path(cfg.root) / cfg.image_dir / (id + ".jpg"), fs::path(cfg.root) / cfg.label_dir / (id + ".png")}) {
         const auto size = fs::file_size(f, ec);
         h.update(ec ? std::string(" missing") : fmt::format(" {}", size));
       }

@@ -19,11 +19,13 @@ namespace {
 constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 26;  // 67 megapixels
 void check_pixel_count(const std::string& name, const char* kind, std::uint64_t w, std::uint64_t h) {
   if (w * h > kMaxPixels)
-    throw DataError(fmt::format("{}: {} of {}x{} pixels is larger than the supported {} pixels", name, kind, w, h,
-                                kMaxPixels));
+    throw DataError(
+        fmt::format("{}: {} of {}x{} pixels is larger than the supported {} pixels", name, kind, w, h, kMaxPixels));
 }
 
-std::string quoted(const std::filesystem::path& file) { return file.string(); }
+std::string quoted(const std::filesystem::path& file) {
+  return file.string();
+}
 
 struct TjDeleter {
   void operator()(void* h) const noexcept {
@@ -125,8 +127,7 @@ class PngWrite {
   PngWrite& operator=(const PngWrite&) = delete;
   bool ok() const { return png_ && info_; }
 
-  bool write(std::vector<std::uint8_t>* out, png_uint_32 w, png_uint_32 h, png_const_colorp palette,
-             png_bytepp rows) {
+  bool write(std::vector<std::uint8_t>* out, png_uint_32 w, png_uint_32 h, png_const_colorp palette, png_bytepp rows) {
     if (setjmp(png_jmpbuf(png_))) return false;
     png_set_write_fn(png_, out, png_write_mem, png_flush_noop);
     png_set_IHDR(png_, info_, w, h, 8, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
@@ -152,9 +153,8 @@ Image8 make_image(int width, int height, int channels, std::uint8_t fill) {
   im.width = width;
   im.height = height;
   im.channels = channels;
-  im.pixels.assign(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
-                       static_cast<std::size_t>(channels),
-                   fill);
+  im.pixels.assign(
+      static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * static_cast<std::size_t>(channels), fill);
   return im;
 }
 
@@ -192,7 +192,8 @@ Image8 decode_jpeg_rgb(const std::uint8_t* data, std::size_t size, const std::st
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pf = cmyk ? TJPF_CMYK : TJPF_RGB;
   const int px = cmyk ? 4 : 3;
-  std::vector<std::uint8_t> raw(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * static_cast<std::size_t>(px));
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
+                                static_cast<std::size_t>(px));
   if (tjDecompress2(tj.get(), buf, len, raw.data(), w, 0, h, pf, 0) != 0) {
     const std::string msg = tjGetErrorStr2(tj.get());
     // Fatal errors always fail; of the warnings, truncation ("Premature end of JPEG file",
@@ -213,7 +214,8 @@ Image8 decode_jpeg_rgb(const std::uint8_t* data, std::size_t size, const std::st
   const std::size_t n = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
   for (std::size_t i = 0; i < n; ++i) {
     const unsigned k = raw[4 * i + 3];
-    for (std::size_t c = 0; c < 3; ++c) im.pixels[3 * i + c] = static_cast<std::uint8_t>((raw[4 * i + c] * k + 127) / 255);
+    for (std::size_t c = 0; c < 3; ++c)
+      im.pixels[3 * i + c] = static_cast<std::uint8_t>((raw[4 * i + c] * k + 127) / 255);
   }
   return im;
 }
@@ -226,8 +228,8 @@ Image8 read_jpeg_rgb(const std::filesystem::path& file) {
 std::vector<std::uint8_t> encode_jpeg(const Image8& rgb, int quality, bool subsample_420) {
   if (rgb.channels != 3 || rgb.width <= 0 || rgb.height <= 0 ||
       rgb.pixels.size() != static_cast<std::size_t>(rgb.width) * static_cast<std::size_t>(rgb.height) * 3)
-    throw IoError(fmt::format("encode_jpeg: expected a non-empty RGB image, got {}x{}x{}", rgb.width, rgb.height,
-                              rgb.channels));
+    throw IoError(
+        fmt::format("encode_jpeg: expected a non-empty RGB image, got {}x{}x{}", rgb.width, rgb.height, rgb.channels));
   TjHandle tj(tjInitCompress());
   if (!tj) throw IoError("cannot create a TurboJPEG compressor");
   unsigned char* out = nullptr;
@@ -261,7 +263,7 @@ ImageHeader read_jpeg_header(const std::filesystem::path& file) {
     int c = get();
     if (c != 0xFF) throw DataError(fmt::format("{}: corrupt JPEG header (expected a marker)", quoted(file)));
     do c = get();
-    while (c == 0xFF);  // fill bytes
+    while (c == 0xFF);                                    // fill bytes
     if (c == 0x01 || (c >= 0xD0 && c <= 0xD7)) continue;  // markers without a length
     if (c == 0xD9 || c == 0xDA)
       throw DataError(fmt::format("{}: corrupt JPEG header (no frame header before scan data)", quoted(file)));
@@ -297,9 +299,10 @@ Image8 decode_png_label(const std::uint8_t* data, std::size_t size, const std::s
   if (!palette && !grey8) {
     static const char* const kinds[] = {"greyscale", "?", "RGB", "palette", "greyscale+alpha", "?", "RGBA"};
     const char* kind = ctype >= 0 && ctype <= 6 ? kinds[ctype] : "?";
-    throw DataError(fmt::format("{}: label PNG is {} {}-bit; expected a palette PNG (class indices) or 8-bit "
-                                "greyscale",
-                                name, kind, depth));
+    throw DataError(
+        fmt::format("{}: label PNG is {} {}-bit; expected a palette PNG (class indices) or 8-bit "
+                    "greyscale",
+                    name, kind, depth));
   }
   if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20))
     throw DataError(fmt::format("{}: PNG has unsupported size {}x{}", name, w, h));
@@ -307,7 +310,8 @@ Image8 decode_png_label(const std::uint8_t* data, std::size_t size, const std::s
   Image8 im = make_image(static_cast<int>(w), static_cast<int>(h), 1);
   std::vector<png_bytep> rows(h);
   for (png_uint_32 y = 0; y < h; ++y) rows[y] = im.pixels.data() + static_cast<std::size_t>(y) * w;
-  if (!png.read_rows(rows.data())) throw DataError(fmt::format("{}: undecodable or truncated PNG ({})", name, png.message()));
+  if (!png.read_rows(rows.data()))
+    throw DataError(fmt::format("{}: undecodable or truncated PNG ({})", name, png.message()));
   return im;
 }
 
@@ -321,8 +325,8 @@ std::array<std::uint8_t, 3> voc_palette_color(int index) {
   int c = index & 0xFF;
   for (int j = 0; j < 8; ++j) {
     for (int ch = 0; ch < 3; ++ch)
-      rgb[static_cast<std::size_t>(ch)] = static_cast<std::uint8_t>(rgb[static_cast<std::size_t>(ch)] |
-                                                                    (((c >> ch) & 1) << (7 - j)));
+      rgb[static_cast<std::size_t>(ch)] =
+          static_cast<std::uint8_t>(rgb[static_cast<std::size_t>(ch)] | (((c >> ch) & 1) << (7 - j)));
     c >>= 3;
   }
   return rgb;
@@ -331,8 +335,8 @@ std::array<std::uint8_t, 3> voc_palette_color(int index) {
 std::vector<std::uint8_t> encode_png_label(const Image8& labels, bool voc_palette) {
   if (labels.channels != 1 || labels.width <= 0 || labels.height <= 0 ||
       labels.pixels.size() != static_cast<std::size_t>(labels.width) * static_cast<std::size_t>(labels.height))
-    throw IoError(fmt::format("encode_png_label: expected a non-empty 1-channel label map, got {}x{}x{}",
-                              labels.width, labels.height, labels.channels));
+    throw IoError(fmt::format("encode_png_label: expected a non-empty 1-channel label map, got {}x{}x{}", labels.width,
+                              labels.height, labels.channels));
   std::array<png_color, 256> pal{};
   for (int i = 0; i < 256; ++i) {
     const auto c = voc_palette_color(i);

@@ -16,11 +16,13 @@ struct Image8 {
   std::vector<std::uint8_t> pixels;  // row-major HWC, size width * height * channels
   std::uint8_t& at(int y, int x, int c = 0) {
     return pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) *
-                      static_cast<std::size_t>(channels) + static_cast<std::size_t>(c)];
+                      static_cast<std::size_t>(channels) +
+                  static_cast<std::size_t>(c)];
   }
   std::uint8_t at(int y, int x, int c = 0) const {
     return pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) *
-                      static_cast<std::size_t>(channels) + static_cast<std::size_t>(c)];
+                      static_cast<std::size_t>(channels) +
+                  static_cast<std::size_t>(c)];
   }
 };
 Image8 make_image(int width, int height, int channels, std::uint8_t fill = 0);

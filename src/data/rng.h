@@ -24,7 +24,9 @@ class Rng {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   // Uniform integer in [0, n); n > 0. (Modulo bias < n / 2^64: negligible.)
   std::uint64_t below(std::uint64_t n) { return next() % n; }
-  int between(int lo, int hi) { return lo + static_cast<int>(below(static_cast<std::uint64_t>(hi - lo + 1))); }  // [lo, hi]
+  int between(int lo, int hi) {
+    return lo + static_cast<int>(below(static_cast<std::uint64_t>(hi - lo + 1)));
+  }  // [lo, hi]
   bool chance(double p) { return uniform() < p; }
 
  private:

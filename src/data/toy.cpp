@@ -75,15 +75,20 @@ double pattern_value(const ClassStyle& s, int x, int y, Rng& pixel_rng) {
   const double ca = std::cos(s.angle), sa = std::sin(s.angle);
   const double u = x * ca + y * sa;
   switch (s.pattern) {
-    case 0: return std::fmod(std::floor(u / 3.0), 2.0) == 0.0 ? 1.0 : 0.0;  // stripes, period 6
-    case 1: return ((x / 3) + (y / 3)) % 2 == 0 ? 1.0 : 0.0;                // checker, 3 px
-    case 2: {                                                                // dots on a 5-px grid
+    case 0:
+      return std::fmod(std::floor(u / 3.0), 2.0) == 0.0 ? 1.0 : 0.0;  // stripes, period 6
+    case 1:
+      return ((x / 3) + (y / 3)) % 2 == 0 ? 1.0 : 0.0;  // checker, 3 px
+    case 2: {                                           // dots on a 5-px grid
       const int dx = x % 5 - 2, dy = y % 5 - 2;
       return dx * dx + dy * dy <= 2 ? 1.0 : 0.0;
     }
-    case 3: return pixel_rng.uniform();                                 // pixel noise
-    case 4: return (static_cast<long>(std::floor(u / 2.0)) & 1) ? 1.0 : 0.0;  // fine stripes, period 4
-    default: return ((x / 6) + (y / 6)) % 2 == 0 ? 1.0 : 0.0;           // coarse checker, 6 px
+    case 3:
+      return pixel_rng.uniform();  // pixel noise
+    case 4:
+      return (static_cast<long>(std::floor(u / 2.0)) & 1) ? 1.0 : 0.0;  // fine stripes, period 4
+    default:
+      return ((x / 6) + (y / 6)) % 2 == 0 ? 1.0 : 0.0;  // coarse checker, 6 px
   }
 }
 
@@ -115,14 +120,17 @@ bool inside(const Object& o, double px, double py) {
   const double c = std::cos(o.theta), s = std::sin(o.theta);
   const double u = dx * c + dy * s, v = -dx * s + dy * c;
   switch (o.shape) {
-    case Shape::ellipse: return (u * u) / (o.a * o.a) + (v * v) / (o.b * o.b) <= 1.0;
+    case Shape::ellipse:
+      return (u * u) / (o.a * o.a) + (v * v) / (o.b * o.b) <= 1.0;
     case Shape::rect:
-    case Shape::bar: return std::abs(u) <= o.a && std::abs(v) <= o.b;
+    case Shape::bar:
+      return std::abs(u) <= o.a && std::abs(v) <= o.b;
     case Shape::ring: {
       const double d2 = dx * dx + dy * dy;
       return d2 >= o.r_in * o.r_in && d2 <= o.r_out * o.r_out;
     }
-    case Shape::disc: return dx * dx + dy * dy <= o.r_out * o.r_out;
+    case Shape::disc:
+      return dx * dx + dy * dy <= o.r_out * o.r_out;
     case Shape::triangle: {
       const auto& t = o.tri;
       const double d1 = cross(t[0], t[1], t[2], t[3], px, py), d2 = cross(t[2], t[3], t[4], t[5], px, py),
@@ -165,7 +173,9 @@ Object draw_object(Rng& rng, int size, int classes) {
       o.a = rng.uniform(20, 70) * k / 2;
       o.b = rng.uniform(2, 4) * k / 2;
       break;
-    case Shape::disc: o.r_out = rng.uniform(2.5, 5.5) * k; break;
+    case Shape::disc:
+      o.r_out = rng.uniform(2.5, 5.5) * k;
+      break;
   }
   return o;
 }
@@ -281,19 +291,23 @@ void write_text(const std::filesystem::path& file, const std::string& text) {
 ToySummary make_toy(const ToyOptions& opt) {
   namespace fs = std::filesystem;
   if (opt.train < 1 || opt.val < 1 || opt.train > 1000000 || opt.val > 1000000)
-    throw ConfigError(fmt::format("make-toy: --train and --val must be in [1, 1000000], got {} and {}", opt.train, opt.val));
+    throw ConfigError(
+        fmt::format("make-toy: --train and --val must be in [1, 1000000], got {} and {}", opt.train, opt.val));
   if (opt.size < 32 || opt.size > 2048)
     throw ConfigError(fmt::format("make-toy: --size must be in [32, 2048], got {}", opt.size));
   if (opt.classes < 2 || opt.classes > 21)
     throw ConfigError(fmt::format("make-toy: --classes must be in [2, 21] (background included), got {}", opt.classes));
   std::error_code ec;
   if (fs::exists(opt.out, ec)) {
-    if (!fs::is_directory(opt.out)) throw IoError(fmt::format("make-toy: {} exists and is not a folder", opt.out.string()));
+    if (!fs::is_directory(opt.out))
+      throw IoError(fmt::format("make-toy: {} exists and is not a folder", opt.out.string()));
     const bool empty = fs::is_empty(opt.out, ec);
     if (!empty && !fs::exists(opt.out / "classes.txt"))
-      throw IoError(fmt::format("make-toy: {} is not empty and holds no toy set (no classes.txt); refusing to overwrite it",
-                                opt.out.string()));
-    for (const char* sub : {"JPEGImages", "SegmentationClass", "ImageSets", "classes.txt"}) fs::remove_all(opt.out / sub, ec);
+      throw IoError(
+          fmt::format("make-toy: {} is not empty and holds no toy set (no classes.txt); refusing to overwrite it",
+                      opt.out.string()));
+    for (const char* sub : {"JPEGImages", "SegmentationClass", "ImageSets", "classes.txt"})
+      fs::remove_all(opt.out / sub, ec);
   }
   for (const char* sub : {"JPEGImages", "SegmentationClass", "ImageSets/Segmentation"}) {
     fs::create_directories(opt.out / sub, ec);

@@ -17,8 +17,8 @@ struct ToyOptions {
   std::filesystem::path out = "datasets/toy-voc";
   int train = 300;
   int val = 60;
-  int size = 96;     // square images
-  int classes = 7;   // including background (2..21)
+  int size = 96;    // square images
+  int classes = 7;  // including background (2..21)
   std::uint64_t seed = 0;
 };
 

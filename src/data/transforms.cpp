@@ -25,7 +25,8 @@ torch::Tensor normalise_image(const Image8& rgb, const DataConfig& cfg) {
 
 Image8 denormalise_image(const torch::Tensor& image, const DataConfig& cfg) {
   auto t = image.detach().to(torch::kCPU, torch::kFloat32).clone();
-  for (int c = 0; c < 3; ++c) t[c].mul_(cfg.std[static_cast<std::size_t>(c)]).add_(cfg.mean[static_cast<std::size_t>(c)]);
+  for (int c = 0; c < 3; ++c)
+    t[c].mul_(cfg.std[static_cast<std::size_t>(c)]).add_(cfg.mean[static_cast<std::size_t>(c)]);
   t = (t * 255.0).round_().clamp_(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
   Image8 out = make_image(static_cast<int>(t.size(1)), static_cast<int>(t.size(0)), 3);
   std::memcpy(out.pixels.data(), t.data_ptr<std::uint8_t>(), out.pixels.size());
@@ -52,9 +53,9 @@ torch::Tensor nearest_index(std::int64_t in, std::int64_t out) {
   auto idx = torch::empty({out}, torch::kInt64);
   auto* p = idx.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < out; ++i)
-    p[i] = std::min<std::int64_t>(in - 1, static_cast<std::int64_t>(std::floor((static_cast<double>(i) + 0.5) *
-                                                                               static_cast<double>(in) /
-                                                                               static_cast<double>(out))));
+    p[i] = std::min<std::int64_t>(
+        in - 1, static_cast<std::int64_t>(
+                    std::floor((static_cast<double>(i) + 0.5) * static_cast<double>(in) / static_cast<double>(out))));
   return idx;
 }
 }  // namespace
@@ -95,9 +96,9 @@ torch::Tensor nearest_range(std::int64_t in, std::int64_t out, std::int64_t star
   auto idx = torch::empty({count}, torch::kInt64);
   auto* p = idx.data_ptr<std::int64_t>();
   for (std::int64_t k = 0; k < count; ++k)
-    p[k] = std::min<std::int64_t>(in - 1, static_cast<std::int64_t>(std::floor((static_cast<double>(start + k) + 0.5) *
-                                                                               static_cast<double>(in) /
-                                                                               static_cast<double>(out))));
+    p[k] = std::min<std::int64_t>(
+        in - 1, static_cast<std::int64_t>(std::floor((static_cast<double>(start + k) + 0.5) * static_cast<double>(in) /
+                                                     static_cast<double>(out))));
   return idx;
 }
 
@@ -138,15 +139,17 @@ TensorSample augment_sample(const Sample& raw, const DataConfig& cfg, Rng& rng, 
     auto rows = top.add_((bot - top).mul_(ry.w.view({-1, 1, 1})));  // [ch, w, 3]
     auto left = rows.index_select(1, rx.i0);
     auto right = rows.index_select(1, rx.i1);
-    img = left.add_((right - left).mul_(rx.w.view({1, -1, 1})));    // [ch, cw, 3]
+    img = left.add_((right - left).mul_(rx.w.view({1, -1, 1})));  // [ch, cw, 3]
     lab = lab.index_select(0, nearest_range(h, d.scaled_h, d.crop_y, ch))
               .index_select(1, nearest_range(w, d.scaled_w, d.crop_x, cw));
   }
   // normalise: (x / 255 - mean) / std
-  const auto scale = torch::tensor({static_cast<float>(1.0 / (255.0 * cfg.std[0])), static_cast<float>(1.0 / (255.0 * cfg.std[1])),
-                                    static_cast<float>(1.0 / (255.0 * cfg.std[2]))});
-  const auto shift = torch::tensor({static_cast<float>(cfg.mean[0] / cfg.std[0]), static_cast<float>(cfg.mean[1] / cfg.std[1]),
-                                    static_cast<float>(cfg.mean[2] / cfg.std[2])});
+  const auto scale =
+      torch::tensor({static_cast<float>(1.0 / (255.0 * cfg.std[0])), static_cast<float>(1.0 / (255.0 * cfg.std[1])),
+                     static_cast<float>(1.0 / (255.0 * cfg.std[2]))});
+  const auto shift =
+      torch::tensor({static_cast<float>(cfg.mean[0] / cfg.std[0]), static_cast<float>(cfg.mean[1] / cfg.std[1]),
+                     static_cast<float>(cfg.mean[2] / cfg.std[2])});
   torch::Tensor image = img.mul_(scale).sub_(shift).permute({2, 0, 1});
   torch::Tensor label = lab;
   if (c > 0 && (ch < c || cw < c)) {  // pad bottom/right: image with the mean (0 after normalisation), label with void

@@ -33,7 +33,10 @@ std::vector<std::string> read_split_list(const std::filesystem::path& file) {
 
 VocSegmentation::VocSegmentation(std::filesystem::path root, std::string image_dir, std::string label_dir,
                                  std::vector<std::string> ids)
-    : root_(std::move(root)), image_dir_(std::move(image_dir)), label_dir_(std::move(label_dir)), ids_(std::move(ids)) {}
+    : root_(std::move(root)),
+      image_dir_(std::move(image_dir)),
+      label_dir_(std::move(label_dir)),
+      ids_(std::move(ids)) {}
 
 std::shared_ptr<VocSegmentation> VocSegmentation::from_config(const DataConfig& cfg, Split split) {
   const auto list = split_list_path(cfg, split_name(cfg, split));
@@ -42,8 +45,12 @@ std::shared_ptr<VocSegmentation> VocSegmentation::from_config(const DataConfig& 
   return std::make_shared<VocSegmentation>(cfg.root, cfg.image_dir, cfg.label_dir, std::move(ids));
 }
 
-std::filesystem::path VocSegmentation::image_path(std::size_t i) const { return root_ / image_dir_ / (id(i) + ".jpg"); }
-std::filesystem::path VocSegmentation::label_path(std::size_t i) const { return root_ / label_dir_ / (id(i) + ".png"); }
+std::filesystem::path VocSegmentation::image_path(std::size_t i) const {
+  return root_ / image_dir_ / (id(i) + ".jpg");
+}
+std::filesystem::path VocSegmentation::label_path(std::size_t i) const {
+  return root_ / label_dir_ / (id(i) + ".png");
+}
 
 Sample VocSegmentation::get(std::size_t i) const {
   Sample s;
@@ -58,9 +65,9 @@ Sample VocSegmentation::get(std::size_t i) const {
 
 std::vector<std::string> default_class_names(int num_classes) {
   static const std::vector<std::string> voc{
-      "background", "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",
-      "car",        "cat",       "chair",   "cow",   "diningtable", "dog",    "horse",
-      "motorbike",  "person",    "pottedplant", "sheep", "sofa",    "train",  "tvmonitor"};
+      "background", "aeroplane", "bicycle",     "bird",  "boat",        "bottle", "bus",
+      "car",        "cat",       "chair",       "cow",   "diningtable", "dog",    "horse",
+      "motorbike",  "person",    "pottedplant", "sheep", "sofa",        "train",  "tvmonitor"};
   if (num_classes == 21) return voc;
   std::vector<std::string> names;
   for (int c = 0; c < num_classes; ++c) names.push_back(fmt::format("class{}", c));
@@ -76,8 +83,8 @@ std::vector<std::string> class_names(const DataConfig& cfg) {
     while (std::getline(in, line))
       if (!trim(line).empty()) names.push_back(trim(line));
     if (static_cast<int>(names.size()) != cfg.num_classes)
-      throw DataError(fmt::format("{}: {} class names, but data.num_classes = {}", file.string(), names.size(),
-                                  cfg.num_classes));
+      throw DataError(
+          fmt::format("{}: {} class names, but data.num_classes = {}", file.string(), names.size(), cfg.num_classes));
     return names;
   }
   return default_class_names(cfg.num_classes);

@@ -35,8 +35,8 @@ void mask_boundary(const std::uint8_t* mask, int height, int width, std::uint8_t
     const std::uint8_t* dn = y + 1 < height ? r + width : nullptr;
     std::uint8_t* o = out + idx(y, 0, width);
     for (int x = 0; x < width; ++x) {
-      o[x] = static_cast<std::uint8_t>(r[x] && ((x > 0 && !r[x - 1]) || (x + 1 < width && !r[x + 1]) ||
-                                                (up && !up[x]) || (dn && !dn[x])));
+      o[x] = static_cast<std::uint8_t>(
+          r[x] && ((x > 0 && !r[x - 1]) || (x + 1 < width && !r[x + 1]) || (up && !up[x]) || (dn && !dn[x])));
     }
   }
 }

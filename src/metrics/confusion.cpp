@@ -57,7 +57,9 @@ ConfusionMatrix::ConfusionMatrix(int num_classes) : num_classes_(num_classes) {
   counts_.assign(static_cast<std::size_t>(num_classes) * static_cast<std::size_t>(num_classes), 0);
 }
 
-void ConfusionMatrix::reset() { std::fill(counts_.begin(), counts_.end(), 0); }
+void ConfusionMatrix::reset() {
+  std::fill(counts_.begin(), counts_.end(), 0);
+}
 
 void ConfusionMatrix::update(const std::uint8_t* pred, const std::uint8_t* label, std::size_t n) {
   const auto C = static_cast<unsigned>(num_classes_);

@@ -29,7 +29,7 @@ class ConfusionMatrix {
   // n pixels; labels equal to 255 are ignored. A label or prediction >= C (other than a void
   // label) throws DataError.
   void update(const std::uint8_t* pred, const std::uint8_t* label, std::size_t n);
-  void merge(const ConfusionMatrix& other);  // DataError when the class counts differ
+  void merge(const ConfusionMatrix& other);     // DataError when the class counts differ
   void add_counts(const std::int64_t* counts);  // adds a raw C*C matrix
   Scores scores() const { return scores_from_confusion(counts_.data(), num_classes_); }
   const std::vector<std::int64_t>& counts() const { return counts_; }  // row-major C*C, rows gt

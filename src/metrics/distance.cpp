@@ -65,7 +65,9 @@ thread_local std::vector<float> tl_row;
 
 }  // namespace
 
-void squared_distance_1d(const float* f, float* d, int n) { envelope_1d(f, d, n, tl_envelope); }
+void squared_distance_1d(const float* f, float* d, int n) {
+  envelope_1d(f, d, n, tl_envelope);
+}
 
 void squared_distance_transform(const std::uint8_t* seeds, int height, int width, std::vector<float>& out,
                                 const std::uint8_t* rows) {

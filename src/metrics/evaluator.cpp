@@ -16,7 +16,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::size_t sz(int v) { return static_cast<std::size_t>(v); }
+std::size_t sz(int v) {
+  return static_cast<std::size_t>(v);
+}
 
 struct Box {
   int x0 = std::numeric_limits<int>::max(), y0 = std::numeric_limits<int>::max(), x1 = -1, y1 = -1;  // inclusive
@@ -32,10 +34,10 @@ struct Box {
 void check_values(const std::uint8_t* pred, const std::uint8_t* label, std::size_t n, int num_classes) {
   const auto C = static_cast<unsigned>(num_classes);
   for (std::size_t i = 0; i < n; ++i) {
-    if (pred[i] >= C)
-      throw DataError(fmt::format("prediction value {} at pixel {} is outside [0, {})", pred[i], i, C));
+    if (pred[i] >= C) throw DataError(fmt::format("prediction value {} at pixel {} is outside [0, {})", pred[i], i, C));
     if (label[i] >= C && label[i] != kVoidLabel)
-      throw DataError(fmt::format("label value {} at pixel {} is outside [0, {}) and is not 255 (void)", label[i], i, C));
+      throw DataError(
+          fmt::format("label value {} at pixel {} is outside [0, {}) and is not 255 (void)", label[i], i, C));
   }
 }
 

@@ -11,18 +11,18 @@ namespace fcnlab {
 
 struct BoundaryOptions {
   std::vector<int> trimap_widths{1, 2, 4, 8, 16, 32};  // eval.trimap_widths (ascending, >= 1)
-  double bf_tolerance = 0.0075;                         // eval.bf_tolerance (x diagonal)
-  double boundary_iou_dilation = 0.02;                  // eval.boundary_iou_dilation (x diagonal)
+  double bf_tolerance = 0.0075;                        // eval.bf_tolerance (x diagonal)
+  double boundary_iou_dilation = 0.02;                 // eval.boundary_iou_dilation (x diagonal)
 };
 
 // Everything /final of the HDF5 schema needs.
 struct EvalResult {
   Scores scores;
-  double bf_score = 0;      // mean over images (with a ground-truth class) of the mean over their classes
-  double boundary_iou = 0;  // mean over classes with a non-empty band union
-  std::vector<std::int64_t> confusion;            // [C*C], rows ground truth
-  std::vector<std::int32_t> per_image_confusion;  // [N*C*C]
-  std::vector<int> trimap_width;                  // [K]
+  double bf_score = 0;                  // mean over images (with a ground-truth class) of the mean over their classes
+  double boundary_iou = 0;              // mean over classes with a non-empty band union
+  std::vector<std::int64_t> confusion;  // [C*C], rows ground truth
+  std::vector<std::int32_t> per_image_confusion;             // [N*C*C]
+  std::vector<int> trimap_width;                             // [K]
   std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
   std::vector<double> bf_per_class, boundary_iou_per_class;  // [C], NaN where undefined
   std::int64_t images = 0;

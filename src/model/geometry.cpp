@@ -32,7 +32,9 @@ UpGeom upsample_geometry(int factor, Padding padding) {
   return {2 * factor, factor, padding == Padding::same ? factor / 2 : 0};
 }
 
-std::string fcn_name(Skip skip) { return fmt::format("FCN-{}s", static_cast<int>(skip)); }
+std::string fcn_name(Skip skip) {
+  return fmt::format("FCN-{}s", static_cast<int>(skip));
+}
 
 namespace {
 
@@ -112,7 +114,9 @@ struct Shape {
   double stride;
 };
 
-std::int64_t conv_out(std::int64_t n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
+std::int64_t conv_out(std::int64_t n, int k, int s, int p) {
+  return (n + 2 * p - k) / s + 1;
+}
 
 class TableBuilder {
  public:
@@ -137,7 +141,9 @@ class TableBuilder {
     const bool fixed = mode == Upsample::bilinear;
     LayerInfo l = base(name,
                        fmt::format("deconv {}x{} s{} p{} ({})", g.kernel, g.kernel, g.stride, g.padding,
-                                   fixed ? "fixed bilinear" : mode == Upsample::learned ? "bilinear init" : "random init"),
+                                   fixed                       ? "fixed bilinear"
+                                   : mode == Upsample::learned ? "bilinear init"
+                                                               : "random init"),
                        in, out);
     const std::int64_t kk = std::int64_t{g.kernel} * g.kernel;
     // Fixed bilinear is a depthwise (per-class) frozen kernel; learned ones are full C x C.
@@ -146,7 +152,10 @@ class TableBuilder {
     return add(l, out);
   }
   Shape fuse(const std::string& name, const Shape& coarse, Fusion fusion) {
-    LayerInfo l = base(name, fusion == Fusion::concat ? "concat + conv 1x1" : fusion == Fusion::sum ? "sum" : "max",
+    LayerInfo l = base(name,
+                       fusion == Fusion::concat ? "concat + conv 1x1"
+                       : fusion == Fusion::sum  ? "sum"
+                                                : "max",
                        coarse, coarse);
     if (fusion == Fusion::concat) {
       l.in_channels = 2 * coarse.c;
@@ -158,8 +167,8 @@ class TableBuilder {
   Shape crop(const std::string& name, const Shape& in, std::int64_t h, std::int64_t w, int offset) {
     Shape out{in.c, h, w, in.stride};
     if (in.h < offset + h || in.w < offset + w)
-      throw std::logic_error(fmt::format("FCN geometry: {} needs {}x{} at offset {}, has {}x{}", name, h, w, offset,
-                                         in.h, in.w));
+      throw std::logic_error(
+          fmt::format("FCN geometry: {} needs {}x{} at offset {}, has {}x{}", name, h, w, offset, in.h, in.w));
     return add(base(name, fmt::format("crop offset {}", offset), in, out), out);
   }
   Shape pad(const std::string& name, const Shape& in, std::int64_t h, std::int64_t w) {
@@ -188,11 +197,14 @@ class TableBuilder {
 }  // namespace
 
 std::vector<LayerInfo> fcn_layers(const FcnSpec& spec, std::int64_t height, std::int64_t width) {
-  if (height < 1 || width < 1) throw std::invalid_argument(fmt::format("fcn_layers: bad input size {}x{}", height, width));
+  if (height < 1 || width < 1)
+    throw std::invalid_argument(fmt::format("fcn_layers: bad input size {}x{}", height, width));
   const HeadPlan plan = fcn_head_plan(spec);
   TableBuilder t;
   Shape x{3, height, width, 1};
-  const auto round_up = [&](std::int64_t n) { return (n + plan.input_multiple - 1) / plan.input_multiple * plan.input_multiple; };
+  const auto round_up = [&](std::int64_t n) {
+    return (n + plan.input_multiple - 1) / plan.input_multiple * plan.input_multiple;
+  };
   if (round_up(height) != height || round_up(width) != width) x = t.pad("pad", x, round_up(height), round_up(width));
 
   std::array<Shape, 6> pools{};

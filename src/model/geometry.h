@@ -38,24 +38,24 @@ FcnSpec fcn_spec(const ModelConfig& cfg, int num_classes);
 
 // One fused skip level of the head, coarse to fine: pool4 (stride 16), pool3 (8), pool2 (4).
 struct SkipLevel {
-  int stride = 16;          // stride of the pooled map (16, 8, 4)
-  int block = 4;            // VGG block whose pool output is scored (4 = pool4)
-  std::string pool;         // "pool4"
-  double input_scale = 1;   // score_scaling: 0.01 (pool4), 1e-4 (pool3), 1e-6 (pool2); else 1
-  int crop_offset = 0;      // offset of the skip's score map cropped to the upsampled coarser map
-  std::string score_name;   // score_pool4
-  std::string up_name;      // upsampler feeding this level: upscore2, upscore_pool4, upscore_pool3
-  std::string fuse_name;    // fuse_pool4
+  int stride = 16;         // stride of the pooled map (16, 8, 4)
+  int block = 4;           // VGG block whose pool output is scored (4 = pool4)
+  std::string pool;        // "pool4"
+  double input_scale = 1;  // score_scaling: 0.01 (pool4), 1e-4 (pool3), 1e-6 (pool2); else 1
+  int crop_offset = 0;     // offset of the skip's score map cropped to the upsampled coarser map
+  std::string score_name;  // score_pool4
+  std::string up_name;     // upsampler feeding this level: upscore2, upscore_pool4, upscore_pool3
+  std::string fuse_name;   // fuse_pool4
 };
 
 struct HeadPlan {
-  int conv1_padding = 1;    // 100 with padding = caffe
-  int fc6_padding = 3;      // 0 with padding = caffe
-  int input_multiple = 1;   // same: inputs padded (bottom/right) to a multiple of 32
+  int conv1_padding = 1;   // 100 with padding = caffe
+  int fc6_padding = 3;     // 0 with padding = caffe
+  int input_multiple = 1;  // same: inputs padded (bottom/right) to a multiple of 32
   std::vector<SkipLevel> skips;
-  int final_factor = 32;    // last upsampling factor (= finest fused stride)
+  int final_factor = 32;  // last upsampling factor (= finest fused stride)
   int final_crop_offset = 0;
-  std::string final_name;   // upscore32, upscore16, upscore8, upscore4
+  std::string final_name;  // upscore32, upscore16, upscore8, upscore4
 };
 HeadPlan fcn_head_plan(const FcnSpec& spec);
 
@@ -67,8 +67,8 @@ struct UpGeom {
 UpGeom upsample_geometry(int factor, Padding padding);
 
 struct LayerInfo {
-  std::string name;        // conv1_1, pool1, fc6, score_fr, upscore2, fuse_pool4, crop, ...
-  std::string op;          // e.g. "conv 3x3 s1 p1 +BN", "deconv 16x16 s8 (fixed)"
+  std::string name;  // conv1_1, pool1, fc6, score_fr, upscore2, fuse_pool4, crop, ...
+  std::string op;    // e.g. "conv 3x3 s1 p1 +BN", "deconv 16x16 s8 (fixed)"
   int in_channels = 0;
   int out_channels = 0;
   std::int64_t height = 0;  // output size at the given input size

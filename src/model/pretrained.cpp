@@ -37,26 +37,30 @@ class WeightFile {
   // The dataset `name` as a float tensor of shape `expected`.
   torch::Tensor read(const std::string& name, const std::vector<std::int64_t>& expected) {
     if (H5Lexists(file_.getId(), name.c_str(), H5P_DEFAULT) <= 0)
-      throw DataError(fmt::format("pretrained weights '{}': missing tensor '{}' (expected torchvision VGG16 names, "
-                                  "written by analysis/export_vgg16_weights.py)",
-                                  path_.string(), name));
+      throw DataError(
+          fmt::format("pretrained weights '{}': missing tensor '{}' (expected torchvision VGG16 names, "
+                      "written by analysis/export_vgg16_weights.py)",
+                      path_.string(), name));
     try {
       H5::DataSet ds = file_.openDataSet(name);
       if (ds.getTypeClass() != H5T_FLOAT)
-        throw DataError(fmt::format("pretrained weights '{}': tensor '{}' is not floating point", path_.string(), name));
+        throw DataError(
+            fmt::format("pretrained weights '{}': tensor '{}' is not floating point", path_.string(), name));
       H5::DataSpace space = ds.getSpace();
       std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
       space.getSimpleExtentDims(dims.data());
       std::vector<std::int64_t> shape(dims.begin(), dims.end());
       if (shape != expected)
-        throw DataError(fmt::format("pretrained weights '{}': tensor '{}' has shape [{}], the model expects [{}] "
-                                    "(check model.width = 1 and model.fc_channels = 4096)",
-                                    path_.string(), name, fmt::join(shape, ","), fmt::join(expected, ",")));
+        throw DataError(
+            fmt::format("pretrained weights '{}': tensor '{}' has shape [{}], the model expects [{}] "
+                        "(check model.width = 1 and model.fc_channels = 4096)",
+                        path_.string(), name, fmt::join(shape, ","), fmt::join(expected, ",")));
       torch::Tensor t = torch::empty(shape, torch::kFloat32);
       ds.read(t.data_ptr<float>(), H5::PredType::NATIVE_FLOAT);
       return t;
     } catch (const H5::Exception& e) {
-      throw IoError(fmt::format("pretrained weights '{}': cannot read '{}' ({})", path_.string(), name, e.getDetailMsg()));
+      throw IoError(
+          fmt::format("pretrained weights '{}': cannot read '{}' ({})", path_.string(), name, e.getDetailMsg()));
     }
   }
 
@@ -65,7 +69,9 @@ class WeightFile {
   H5::H5File file_;
 };
 
-std::vector<std::int64_t> shape_of(const torch::Tensor& t) { return t.sizes().vec(); }
+std::vector<std::int64_t> shape_of(const torch::Tensor& t) {
+  return t.sizes().vec();
+}
 
 }  // namespace
 

@@ -348,21 +348,23 @@ std::string json_interval(const std::optional<Interval>& ci) {
 
 std::string json_values(const std::vector<std::string>& keys, const std::vector<std::string>& values) {
   std::string out = "{";
-  for (std::size_t a = 0; a < keys.size(); ++a) out += (a ? ", " : "") + quoted_string(keys[a]) + ": " + quoted_string(values[a]);
+  for (std::size_t a = 0; a < keys.size(); ++a)
+    out += (a ? ", " : "") + quoted_string(keys[a]) + ": " + quoted_string(values[a]);
   return out + "}";
 }
 
 std::string render_json(const Report& r) {
   const auto str = [](const std::string& s) { return quoted_string(s); };
   std::string out = "{\n";
-  out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", quoted_string(r.title), json_list(r.by, str),
-                     json_list(r.metrics, str));
+  out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", quoted_string(r.title),
+                     json_list(r.by, str), json_list(r.metrics, str));
   out +=
       fmt::format("  \"bootstrap\": {},\n",
                   r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
-  out += fmt::format("  \"vs\": {},\n", r.vs_key.empty() ? std::string("null")
-                                                         : fmt::format("{{\"key\": {}, \"value\": {}}}",
-                                                                       quoted_string(r.vs_key), quoted_string(r.vs_value)));
+  out += fmt::format("  \"vs\": {},\n", r.vs_key.empty()
+                                            ? std::string("null")
+                                            : fmt::format("{{\"key\": {}, \"value\": {}}}", quoted_string(r.vs_key),
+                                                          quoted_string(r.vs_value)));
   out += "  \"groups\": [";
   for (std::size_t g = 0; g < r.rows.size(); ++g) {
     const auto& row = r.rows[g];

@@ -27,15 +27,25 @@ void quiet_hdf5() {
 template <class T>
 const H5::PredType& h5type();
 template <>
-const H5::PredType& h5type<std::int64_t>() { return H5::PredType::NATIVE_INT64; }
+const H5::PredType& h5type<std::int64_t>() {
+  return H5::PredType::NATIVE_INT64;
+}
 template <>
-const H5::PredType& h5type<std::int32_t>() { return H5::PredType::NATIVE_INT32; }
+const H5::PredType& h5type<std::int32_t>() {
+  return H5::PredType::NATIVE_INT32;
+}
 template <>
-const H5::PredType& h5type<double>() { return H5::PredType::NATIVE_DOUBLE; }
+const H5::PredType& h5type<double>() {
+  return H5::PredType::NATIVE_DOUBLE;
+}
 template <>
-const H5::PredType& h5type<std::uint8_t>() { return H5::PredType::NATIVE_UINT8; }
+const H5::PredType& h5type<std::uint8_t>() {
+  return H5::PredType::NATIVE_UINT8;
+}
 
-H5::StrType vlen_string() { return H5::StrType(H5::PredType::C_S1, H5T_VARIABLE); }
+H5::StrType vlen_string() {
+  return H5::StrType(H5::PredType::C_S1, H5T_VARIABLE);
+}
 
 void set_attr(H5::H5Object& obj, const std::string& name, const std::string& value) {
   const auto type = vlen_string();
@@ -49,8 +59,8 @@ void set_attr(H5::H5Object& obj, const std::string& name, T value) {
 }
 
 template <class T>
-void write_array(H5::Group& group, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<T>& data,
-                 bool compress = false) {
+void write_array(H5::Group& group, const std::string& name, const std::vector<hsize_t>& dims,
+                 const std::vector<T>& data, bool compress = false) {
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
   H5::DSetCreatPropList props;
   hsize_t total = 1;
@@ -108,8 +118,8 @@ void h5_write_guard(const std::filesystem::path& file, const char* what, F&& f) 
   try {
     f();
   } catch (const H5::Exception& e) {
-    throw IoError(fmt::format("{}: HDF5 error while {}: {} ({})", file.string(), what, e.getDetailMsg(),
-                              e.getFuncName()));
+    throw IoError(
+        fmt::format("{}: HDF5 error while {}: {} ({})", file.string(), what, e.getDetailMsg(), e.getFuncName()));
   }
 }
 template <class F>
@@ -264,10 +274,8 @@ void RunFileWriter::write_final(const FinalRecord& r) {
 }
 
 void RunFileWriter::write_examples(const Examples& e) {
-  const auto n = static_cast<hsize_t>(e.count), h = static_cast<hsize_t>(e.height),
-             w = static_cast<hsize_t>(e.width);
-  if (e.image.size() != n * h * w * 3 || e.label.size() != n * h * w || e.pred.size() != n * h * w ||
-      e.ids.size() != n)
+  const auto n = static_cast<hsize_t>(e.count), h = static_cast<hsize_t>(e.height), w = static_cast<hsize_t>(e.width);
+  if (e.image.size() != n * h * w * 3 || e.label.size() != n * h * w || e.pred.size() != n * h * w || e.ids.size() != n)
     throw IoError(fmt::format("{}: /examples arrays do not match {} examples of {}x{}", part_.string(), n, h, w));
   h5_write_guard(part_, "writing /examples", [&] {
     auto g = impl_->file.createGroup("examples");
@@ -297,7 +305,9 @@ struct RunFileReader::Impl {
 
 namespace {
 
-bool has_attr(const H5::H5Object& obj, const std::string& name) { return obj.attrExists(name); }
+bool has_attr(const H5::H5Object& obj, const std::string& name) {
+  return obj.attrExists(name);
+}
 
 std::string read_str_attr(const H5::H5Object& obj, const std::string& name) {
   auto attr = obj.openAttribute(name);
@@ -327,8 +337,8 @@ hsize_t checked_elements(const H5::Group& g, const std::string& name, const H5::
   hsize_t total = 1;
   for (const auto d : *dims) {
     if (d != 0 && total > kMaxElements / d)
-      throw IoError(fmt::format("{}: {}/{} claims more than {} elements; damaged file", g.getFileName(),
-                                g.getObjName(), name, kMaxElements));
+      throw IoError(fmt::format("{}: {}/{} claims more than {} elements; damaged file", g.getFileName(), g.getObjName(),
+                                name, kMaxElements));
     total *= d;
   }
   return total;
@@ -382,8 +392,8 @@ RunFileReader::RunFileReader(const std::filesystem::path& file) : path_(file) {
   std::int64_t version = 0;
   h5_read_guard(path_, "schema_version", [&] { version = read_num_attr<std::int64_t>(impl_->file, "schema_version"); });
   if (version != kSchemaVersion)
-    throw IoError(fmt::format("{}: schema_version {} is not readable by this fcnlab (reads version {})",
-                              file.string(), version, kSchemaVersion));
+    throw IoError(fmt::format("{}: schema_version {} is not readable by this fcnlab (reads version {})", file.string(),
+                              version, kSchemaVersion));
 }
 
 RunFileReader::~RunFileReader() = default;

@@ -55,13 +55,13 @@ struct FinalRecord {
   // Scalar scores, stored as attributes of /final (pixel_acc, mean_acc, mean_iou, fw_iou,
   // bf_score, boundary_iou, classes_counted, ...); read back sorted by name.
   std::vector<std::pair<std::string, double>> scalars;
-  std::vector<std::string> class_names;               // [C]
-  std::vector<std::int64_t> confusion;                // [C,C], rows ground truth
-  std::vector<double> per_class_iou;                  // [C], NaN for classes left out
-  std::int64_t images = 0;                            // N
-  std::vector<std::int32_t> per_image_confusion;      // [N,C,C]
-  std::vector<std::int32_t> trimap_width;             // [K]
-  std::vector<double> trimap_pixel_acc, trimap_mean_iou;  // [K]
+  std::vector<std::string> class_names;                      // [C]
+  std::vector<std::int64_t> confusion;                       // [C,C], rows ground truth
+  std::vector<double> per_class_iou;                         // [C], NaN for classes left out
+  std::int64_t images = 0;                                   // N
+  std::vector<std::int32_t> per_image_confusion;             // [N,C,C]
+  std::vector<std::int32_t> trimap_width;                    // [K]
+  std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
   std::vector<double> bf_per_class, boundary_iou_per_class;  // [C]
 
   int num_classes() const { return static_cast<int>(class_names.size()); }

@@ -80,9 +80,12 @@ void check_line(std::string_view option, std::string_view value) {
 
 std::string_view state_word(RunState s) {
   switch (s) {
-    case RunState::done: return "done";
-    case RunState::partial: return "partial";
-    case RunState::todo: return "todo";
+    case RunState::done:
+      return "done";
+    case RunState::partial:
+      return "partial";
+    case RunState::todo:
+      return "todo";
   }
   return "?";
 }
@@ -91,8 +94,10 @@ std::string_view state_word(RunState s) {
 
 std::string_view to_string(Launcher launcher) {
   switch (launcher) {
-    case Launcher::local: return "local";
-    case Launcher::slurm: return "slurm";
+    case Launcher::local:
+      return "local";
+    case Launcher::slurm:
+      return "slurm";
   }
   return "?";
 }
@@ -105,7 +110,8 @@ Launcher parse_launcher(std::string_view text) {
 
 std::string shell_quote(std::string_view word) {
   const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("_./=:,+@%-").find(ch) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(ch)) ||
+           std::string_view("_./=:,+@%-").find(ch) != std::string_view::npos;
   });
   if (safe) return std::string(word);
   std::string out = "'";
@@ -168,13 +174,15 @@ void validate(const SlurmOptions& o) {
     throw UsageError(fmt::format("--signal-seconds {}: expected 1..65535", o.signal_seconds));
   for (const auto& a : o.sbatch_args) {
     check_line("--sbatch-arg", a);
-    if (a.rfind("-", 0) != 0) throw UsageError(fmt::format("--sbatch-arg '{}': expected an sbatch option (-x or --xyz=v)", a));
+    if (a.rfind("-", 0) != 0)
+      throw UsageError(fmt::format("--sbatch-arg '{}': expected an sbatch option (-x or --xyz=v)", a));
   }
 }
 
 std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const SlurmOptions& o) {
   validate(o);
-  if (!job.exe.is_absolute()) throw UsageError(fmt::format("fcnlab binary '{}' must be an absolute path", job.exe.string()));
+  if (!job.exe.is_absolute())
+    throw UsageError(fmt::format("fcnlab binary '{}' must be an absolute path", job.exe.string()));
   if (!job.workdir.is_absolute())
     throw UsageError(fmt::format("working directory '{}' must be an absolute path", job.workdir.string()));
   const auto dir = slurm_dir(spec);
@@ -200,7 +208,8 @@ std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const
   for (const auto& a : o.sbatch_args) s << "#SBATCH " << a << '\n';
   s << "#\n# task  run\n";
   for (const auto t : job.tasks) {
-    if (t >= spec.runs.size()) throw UsageError(fmt::format("array task {}: the sweep has runs 0..{}", t, spec.runs.size() - 1));
+    if (t >= spec.runs.size())
+      throw UsageError(fmt::format("array task {}: the sweep has runs 0..{}", t, spec.runs.size() - 1));
     s << fmt::format("# {:>4}  {}\n", t, spec.runs[t].paths.run_id);
   }
   std::string command = shell_quote(job.exe.string()) + " sweep";
@@ -283,7 +292,9 @@ void record_submission(const SweepSpec& spec, const std::string& job_id, const s
   std::ofstream out(file, std::ios::app);
   if (fresh) out << "job_id\ttask\trun_id\tsubmitted_utc\tscript\n";
   const std::string now = utc_now("%Y-%m-%dT%H:%M:%SZ");
-  for (const auto t : tasks) out << job_id << '\t' << t << '\t' << spec.runs.at(t).paths.run_id << '\t' << now << '\t' << script.string() << '\n';
+  for (const auto t : tasks)
+    out << job_id << '\t' << t << '\t' << spec.runs.at(t).paths.run_id << '\t' << now << '\t' << script.string()
+        << '\n';
   out.close();
   if (!out) throw IoError(fmt::format("{}: cannot append", file.string()));
 }

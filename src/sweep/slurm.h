@@ -25,14 +25,14 @@ std::string_view to_string(Launcher launcher);
 Launcher parse_launcher(std::string_view text);  // UsageError naming --launcher and the allowed values
 
 struct SlurmOptions {
-  std::string partition;        // --partition (empty: the cluster default)
-  std::string time;             // --time, e.g. 04:00:00 or 1-12:00:00 (empty: partition default)
-  int gpus_per_task = 0;        // --gpus-per-task (0: none asked)
-  int cpus_per_task = 0;        // --cpus-per-task (0: SLURM default)
-  std::string mem;              // --mem, e.g. 32G
-  int array_parallelism = 0;    // %K on --array (0: no limit)
-  int signal_seconds = 300;     // USR1 this long before the time limit
-  bool requeue = true;          // requeue the task after the time-limit signal
+  std::string partition;                 // --partition (empty: the cluster default)
+  std::string time;                      // --time, e.g. 04:00:00 or 1-12:00:00 (empty: partition default)
+  int gpus_per_task = 0;                 // --gpus-per-task (0: none asked)
+  int cpus_per_task = 0;                 // --cpus-per-task (0: SLURM default)
+  std::string mem;                       // --mem, e.g. 32G
+  int array_parallelism = 0;             // %K on --array (0: no limit)
+  int signal_seconds = 300;              // USR1 this long before the time limit
+  bool requeue = true;                   // requeue the task after the time-limit signal
   std::vector<std::string> sbatch_args;  // extra #SBATCH lines, e.g. --account=abc
 };
 

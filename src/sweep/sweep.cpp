@@ -1,12 +1,12 @@
 #include "sweep/sweep.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "config/loader.h"
 #include "core/error.h"
@@ -42,12 +42,13 @@ void check_key(const std::string& key, const std::string& where) {
   const auto& keys = config_keys();
   if (std::binary_search(keys.begin(), keys.end(), key)) return;
   const std::string hint = nearest(key, keys);
-  throw ConfigError(fmt::format("{}: unknown key '{}'{}", where, key,
-                                hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
+  throw ConfigError(
+      fmt::format("{}: unknown key '{}'{}", where, key, hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
 }
 
 // Flattens a table of (possibly nested) tables into dotted keys.
-void flatten(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, const toml::node*>>& out) {
+void flatten(const toml::table& t, const std::string& prefix,
+             std::vector<std::pair<std::string, const toml::node*>>& out) {
   for (const auto& [k, v] : t) {
     const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (const auto* sub = v.as_table())
@@ -156,7 +157,8 @@ std::vector<std::string> split_values(const std::string& text) {
 }
 
 SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
-  if (!std::filesystem::is_regular_file(file)) throw ConfigError(fmt::format("sweep file not found: {}", file.string()));
+  if (!std::filesystem::is_regular_file(file))
+    throw ConfigError(fmt::format("sweep file not found: {}", file.string()));
   toml::table t;
   try {
     t = toml::parse_file(file.string());
@@ -173,8 +175,9 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
     const std::string key(k.str());
     if (key == "base") {
       const auto s = v.value<std::string>();
-      if (!s) throw ConfigError(fmt::format("{}: base must be a string (a config file relative to the sweep file)",
-                                            where(fname, v, "base")));
+      if (!s)
+        throw ConfigError(fmt::format("{}: base must be a string (a config file relative to the sweep file)",
+                                      where(fname, v, "base")));
       bases.push_back(file.parent_path() / *s);
     } else if (key == "seeds") {
       const auto* arr = v.as_array();
@@ -276,7 +279,8 @@ std::vector<std::size_t> shard_indices(std::size_t runs, int shard, int shards) 
   if (shards < 1 || shard < 0 || shard >= shards)
     throw UsageError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", shard, shards));
   std::vector<std::size_t> out;
-  for (std::size_t i = static_cast<std::size_t>(shard); i < runs; i += static_cast<std::size_t>(shards)) out.push_back(i);
+  for (std::size_t i = static_cast<std::size_t>(shard); i < runs; i += static_cast<std::size_t>(shards))
+    out.push_back(i);
   return out;
 }
 

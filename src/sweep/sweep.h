@@ -21,16 +21,16 @@
 namespace fcnlab {
 
 struct SweepRun {
-  std::size_t index = 0;                         // position in the sweep (stable for --task)
+  std::size_t index = 0;  // position in the sweep (stable for --task)
   Config config;
-  std::string hash;                              // config hash (hex)
+  std::string hash;  // config hash (hex)
   RunPaths paths;
   std::vector<std::pair<std::string, std::string>> axes;  // key -> value of the varying keys
 };
 
 struct SweepSpec {
-  std::string name;               // experiment name
-  std::vector<SweepRun> runs;     // deduplicated by config hash, in expansion order
+  std::string name;                    // experiment name
+  std::vector<SweepRun> runs;          // deduplicated by config hash, in expansion order
   std::vector<std::string> axis_keys;  // keys whose value differs between runs
 };
 

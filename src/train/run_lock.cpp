@@ -32,7 +32,9 @@ int flock_nb(int fd, int op) {
 
 }  // namespace
 
-std::filesystem::path run_lock_file(const std::filesystem::path& work_dir) { return work_dir / "lock"; }
+std::filesystem::path run_lock_file(const std::filesystem::path& work_dir) {
+  return work_dir / "lock";
+}
 
 std::optional<RunLock> RunLock::try_acquire(const std::filesystem::path& file) {
   const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -10,9 +10,9 @@
 namespace fcnlab {
 
 std::string make_run_id(const Config& c) {
-  std::string id = fmt::format("fcn{}s-{}-{}-{}-{}-seed{}-{}", static_cast<int>(c.model.skip), to_string(c.model.fusion),
-                               to_string(c.model.upsample), to_string(c.model.padding), to_string(c.loss.name),
-                               c.run.seed, config_hash_hex(c));
+  std::string id = fmt::format("fcn{}s-{}-{}-{}-{}-seed{}-{}", static_cast<int>(c.model.skip),
+                               to_string(c.model.fusion), to_string(c.model.upsample), to_string(c.model.padding),
+                               to_string(c.loss.name), c.run.seed, config_hash_hex(c));
   for (auto& ch : id)
     if (ch == '+') ch = '_';  // "ce+dice" -> "ce_dice": keep file names shell-friendly
   if (!c.run.name.empty()) id = c.run.name + "-" + id;

@@ -11,7 +11,8 @@ double learning_rate(const OptimConfig& cfg, std::int64_t it, std::int64_t total
     case Schedule::fixed:
       break;
     case Schedule::poly: {
-      const double progress = std::clamp(static_cast<double>(it) / static_cast<double>(std::max<std::int64_t>(total, 1)), 0.0, 1.0);
+      const double progress =
+          std::clamp(static_cast<double>(it) / static_cast<double>(std::max<std::int64_t>(total, 1)), 0.0, 1.0);
       lr = cfg.lr * std::pow(1.0 - progress, cfg.poly_power);
       break;
     }

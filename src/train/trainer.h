@@ -16,10 +16,10 @@
 namespace fcnlab {
 
 struct TrainOptions {
-  bool restart = false;              // ignore (and delete) an existing checkpoint
-  std::string overrides;             // the command-line overrides, recorded in the run file
-  std::string subdir;                // "reruns" for fcnlab rerun
-  std::int64_t stop_after = -1;      // testing/debugging: stop (with a checkpoint) after this iteration
+  bool restart = false;          // ignore (and delete) an existing checkpoint
+  std::string overrides;         // the command-line overrides, recorded in the run file
+  std::string subdir;            // "reruns" for fcnlab rerun
+  std::int64_t stop_after = -1;  // testing/debugging: stop (with a checkpoint) after this iteration
 };
 
 struct TrainResult {

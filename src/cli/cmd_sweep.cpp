@@ -20,18 +20,6 @@ namespace fcnlab::cli {
 
 namespace {
 
-std::string_view state_name(RunState s) {
-  switch (s) {
-    case RunState::done:
-      return "done";
-    case RunState::partial:
-      return "partial";
-    case RunState::todo:
-      return "todo";
-  }
-  return "?";
-}
-
 void print_runs(const SweepSpec& spec, const std::vector<std::size_t>& indices) {
   std::cout << fmt::format("experiment {}: {} runs; axes: {}\n", spec.name, spec.runs.size(),
                            spec.axis_keys.empty() ? "(none)" : fmt::format("{}", fmt::join(spec.axis_keys, ", ")));
@@ -40,7 +28,7 @@ void print_runs(const SweepSpec& spec, const std::vector<std::size_t>& indices) 
     const auto st = run_state(run);
     std::string axes;
     for (const auto& [k, v] : run.axes) axes += fmt::format("{}{}={}", axes.empty() ? "" : " ", k, v);
-    std::cout << fmt::format("{:>4}  {:<8} {:<60} {}{}\n", i, state_name(st.state), run.paths.run_id, axes,
+    std::cout << fmt::format("{:>4}  {:<8} {:<60} {}{}\n", i, to_string(st.state), run.paths.run_id, axes,
                              st.detail.empty() ? "" : "  (" + st.detail + ")");
   }
 }
@@ -64,7 +52,7 @@ int print_status(const SweepSpec& spec) {
       const auto s = states.find(task);
       slurm = s != states.end() ? s->second : (slurm_tools ? "unknown to SLURM now" : "(no squeue/sacct)");
     }
-    std::cout << fmt::format("{:>4}  {:<8} {:<60} {:<14} {}{}\n", run.index, state_name(st.state), run.paths.run_id,
+    std::cout << fmt::format("{:>4}  {:<8} {:<60} {:<14} {}{}\n", run.index, to_string(st.state), run.paths.run_id,
                              task, slurm, st.detail.empty() ? "" : "  (" + st.detail + ")");
   }
   std::cout << fmt::format("{} done, {} partial, {} todo\n", counts[static_cast<int>(RunState::done)],

@@ -78,18 +78,6 @@ void check_line(std::string_view option, std::string_view value) {
     throw UsageError(fmt::format("{} '{}': newlines and double quotes are not allowed", option, value));
 }
 
-std::string_view state_word(RunState s) {
-  switch (s) {
-    case RunState::done:
-      return "done";
-    case RunState::partial:
-      return "partial";
-    case RunState::todo:
-      return "todo";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::string_view to_string(Launcher launcher) {
@@ -251,7 +239,7 @@ std::string task_table(const SweepSpec& spec, const std::vector<std::size_t>& ta
     const auto st = run_state(run);
     std::string axes;
     for (const auto& [k, v] : run.axes) axes += fmt::format(" {}={}", k, v);
-    out += fmt::format("{:>4}  {:<8} {}{}\n", t, state_word(st.state), run.paths.run_id, axes);
+    out += fmt::format("{:>4}  {:<8} {}{}\n", t, to_string(st.state), run.paths.run_id, axes);
   }
   return out;
 }

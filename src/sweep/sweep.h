@@ -10,12 +10,16 @@
 //   [[grid]]                         # cartesian product within a grid; union over grids
 //   model.skip = [32, 16, 8]
 //   model.fusion = ["sum", "concat"]
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "core/enum_names.h"
 #include "train/run_paths.h"
 
 namespace fcnlab {
@@ -47,6 +51,11 @@ SweepSpec make_multirun(const std::vector<std::filesystem::path>& configs, const
 std::vector<std::string> split_values(const std::string& text);
 
 enum class RunState { done, partial, todo };
+template <>
+struct EnumNames<RunState> {  // to_string(RunState): the word `sweep --list` and `--status` print
+  static constexpr std::array<std::pair<RunState, std::string_view>, 3> table{
+      {{RunState::done, "done"}, {RunState::partial, "partial"}, {RunState::todo, "todo"}}};
+};
 struct RunStatusInfo {
   RunState state = RunState::todo;
   std::string detail;  // "finished", "diverged", "checkpoint at 200", ...

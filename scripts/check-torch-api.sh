@@ -8,10 +8,11 @@
 #
 # Fetches the suite's libtorch-dev (headers only, ~3 MB) from Debian's registry once and unpacks it
 # under <dir>/root (never into /); the directories are ignored by git. On 2026-11-27 unstable had
-# 2.14.1 and trixie 2.6.0: the GPU machine's 2.11 lies between them. Only headers are checked. The code behind
-# FCNLAB_WITH_CUDA is checked too where a CUDA toolkit's headers are found ($CUDA_HOME/include or
-# /usr/local/cuda/include), with a stand-in for the c10/cuda/impl/cuda_cmake_macros.h that only a
-# CUDA build of LibTorch generates. Exit status non-zero when any file fails; the errors are printed.
+# 2.14.1 and trixie 2.6.0: the GPU machine's 2.11 lies between them. Only headers are checked.
+# The code behind FCNLAB_WITH_CUDA is checked too where a CUDA toolkit's headers are found
+# ($CUDA_HOME/include or /usr/local/cuda/include), with a stand-in for the
+# c10/cuda/impl/cuda_cmake_macros.h that only a CUDA build of LibTorch generates. Exit status
+# non-zero when any file fails; the errors are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite=${TORCH_API_SUITE:-sid}

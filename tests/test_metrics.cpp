@@ -184,7 +184,13 @@ TEST_CASE("BF score of a square shifted by k px: 1 within the tolerance, closed 
     const EvalResult r = ev.evaluate();
     CHECK(r.bf_per_class[1] == Approx(expected).epsilon(1e-12));
   }
-  CHECK((2.0 * (15 + 2) + 4) / 76 == Approx(0.5));  // k = 5: F = 0.5
+  SECTION("a boundary pixel exactly theta away is matched") {
+    Bytes gm = fill(h, w, 0), pm = fill(h, w, 0);
+    rect(gm, w, 20, 30, s, s, 1);
+    rect(pm, w, 20, 32, s, s, 1);  // shifted by 2 px, theta = 2.0
+    CHECK(bf_from_match(match_boundaries(gm.data(), pm.data(), h, w, 2.0)) == 1.0);
+    CHECK(bf_from_match(match_boundaries(gm.data(), pm.data(), h, w, 1.99)) < 1.0);
+  }
   SECTION("a class not predicted scores 0; an image of one class predicted right scores 1") {
     BoundaryMatch none;
     none.gt_boundary = 10;
@@ -247,6 +253,59 @@ TEST_CASE("Boundary IoU: a mask with itself is 1, with its 1-px erosion below 1 
   SECTION("accumulated over images: intersections and unions are summed") {
     ev.process(gt.data(), gt.data(), h, w);  // adds 204 / 204
     CHECK(ev.evaluate().boundary_iou_per_class[1] == Approx((128.0 + 204) / (256.0 + 204)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("void is don't-care in BF and Boundary IoU: right on every non-void pixel scores 1") {
+  const int h = 60, w = 80;  // diagonal 100: theta 0.75 px, d = 3
+  BoundaryOptions opts;
+  opts.boundary_iou_dilation = 0.03;
+  Bytes gt = fill(h, w, 0);
+  SECTION("an object with a 3-px void outline; the prediction's edge lies inside the void") {
+    rect(gt, w, 17, 27, 26, 26, 255);
+    rect(gt, w, 20, 30, 20, 20, 1);
+    for (int grow : {0, 1, 2, 3}) {  // 0: the object alone; 3: the object and all its void outline
+      Bytes pr = fill(h, w, 0);
+      rect(pr, w, 20 - grow, 30 - grow, 20 + 2 * grow, 20 + 2 * grow, 1);
+      SegmentationEvaluator ev(2, opts);
+      ev.process(pr.data(), gt.data(), h, w);
+      const EvalResult r = ev.evaluate();
+      CHECK(r.scores.mean_iou == 1.0);
+      CHECK(r.bf_score == 1.0);
+      CHECK(r.boundary_iou_per_class[0] == 1.0);
+      CHECK(r.boundary_iou_per_class[1] == 1.0);
+    }
+  }
+  SECTION("one class around a void blob; the prediction has no boundary at all") {
+    rect(gt, w, 25, 35, 10, 10, 255);
+    const Bytes pr = fill(h, w, 0);
+    SegmentationEvaluator ev(2, opts);
+    ev.process(pr.data(), gt.data(), h, w);
+    const EvalResult r = ev.evaluate();
+    CHECK(r.bf_score == 1.0);
+    CHECK(r.boundary_iou == 1.0);
+  }
+  SECTION("a class predicted only on void pixels counts nowhere") {
+    rect(gt, w, 25, 35, 10, 10, 255);
+    Bytes pr = fill(h, w, 0);
+    rect(pr, w, 25, 35, 10, 10, 1);
+    SegmentationEvaluator ev(2, opts);
+    ev.process(pr.data(), gt.data(), h, w);
+    const EvalResult r = ev.evaluate();
+    CHECK(std::isnan(r.boundary_iou_per_class[1]));
+    CHECK(std::isnan(r.bf_per_class[1]));
+    CHECK(r.boundary_iou == 1.0);
+  }
+  SECTION("a wrong prediction on non-void pixels still counts") {
+    rect(gt, w, 17, 27, 26, 26, 255);
+    rect(gt, w, 20, 30, 20, 20, 1);
+    Bytes pr = fill(h, w, 0);
+    rect(pr, w, 21, 31, 18, 18, 1);  // one non-void pixel short on every side
+    SegmentationEvaluator ev(2, opts);
+    ev.process(pr.data(), gt.data(), h, w);
+    const EvalResult r = ev.evaluate();
+    CHECK(r.bf_per_class[1] == 0.0);                                             // 1 px apart, theta 0.75
+    CHECK(r.boundary_iou_per_class[1] == Approx(128.0 / 256.0).epsilon(1e-12));  // as without void
   }
 }
 

@@ -55,6 +55,7 @@ struct RunSpec {
   std::vector<std::int32_t> per_image;                // [N, kC, kC]
   RunStatus status = RunStatus::finished;
   bool with_final = true;
+  int schema_version = kSchemaVersion;
 };
 
 // Writes a run file whose /final scalars are the scores of its summed per-image confusions.
@@ -69,6 +70,7 @@ std::filesystem::path write_run(const std::filesystem::path& dir, const std::str
   info.experiment = "test";
   info.seed = spec.seed;
   info.status = spec.status;
+  info.schema_version = spec.schema_version;
   const auto path = dir / (name + ".h5");
   RunFileWriter w(path);
   w.write_info(info);
@@ -224,6 +226,25 @@ TEST_CASE("report: unreadable, unfinished and incomplete files are skipped with 
   TempDir empty;
   test::write_file(empty / "bad.h5", "x");
   CHECK_THROWS_AS(report_dir(empty.path(), {}, Format::md), IoError);
+}
+
+TEST_CASE("report: schema-1 files are read, with one warning that their boundary scores differ", "[report]") {
+  TempDir dir;
+  write_run(dir.path(), "new", spec({"model.skip=8"}, 0, 0.5));
+  auto loaded = load_runs(dir.path());
+  REQUIRE(loaded.runs.size() == 1);
+  CHECK(loaded.warnings.empty());
+  for (const char* name : {"old-a", "old-b"}) {
+    auto old = spec({"model.skip=16"}, 0, 0.5);
+    old.schema_version = 1;
+    write_run(dir.path(), name, old);
+  }
+  loaded = load_runs(dir.path());
+  REQUIRE(loaded.runs.size() == 3);
+  CHECK(loaded.runs[1].info.schema_version == 1);  // sorted by name: new, old-a, old-b
+  REQUIRE(loaded.warnings.size() == 1);
+  CHECK_THAT(loaded.warnings[0], Contains("2 run file(s) of schema_version 1 (old-a.h5, ...)") &&
+                                     Contains("bf_score and boundary_iou") && Contains("void"));
 }
 
 TEST_CASE("report: CSV and JSON carry the groups, means and stds", "[report]") {

@@ -223,6 +223,6 @@ TEST_CASE("truncated, foreign and other-version files give errors naming the fil
     w.write_info(i);
     w.commit();
   }
-  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads version 1"));
+  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads versions 1 to 2"));
   CHECK_THROWS_WITH(RunFileReader(dir / "missing.h5"), Contains("missing.h5") && Contains("no such file"));
 }

@@ -71,6 +71,11 @@ int cmd_rerun(const Args& args) {
                  old_info.git_dirty ? "-dirty" : "", git_commit(), git_dirty() ? "-dirty" : "");
   if (old_info.torch_version != TORCH_VERSION)
     spdlog::warn("recorded LibTorch {} differs from this build's {}", old_info.torch_version, TORCH_VERSION);
+  if (old_info.schema_version < 2)
+    spdlog::warn(
+        "{} is of schema_version 1: its bf_score and boundary_iou counted the prediction on void pixels, so "
+        "they may differ from the rerun's for that reason alone",
+        file);
   const std::string fingerprint = dataset_fingerprint(cfg.data);
   if (!old_info.data_fingerprint.empty() && old_info.data_fingerprint != fingerprint)
     spdlog::warn("dataset fingerprint {} differs from the recorded {}: the data changed", fingerprint,

@@ -108,7 +108,8 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
     const std::uint8_t* l = label + sz(y) * sz(width);
     const std::uint8_t* p = pred + sz(y) * sz(width);
     for (int x = 0; x < width; ++x) {
-      if (l[x] != kVoidLabel) gbox[l[x]].add(x, y);
+      if (l[x] == kVoidLabel) continue;
+      gbox[l[x]].add(x, y);
       pbox[p[x]].add(x, y);
     }
   }
@@ -132,6 +133,11 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
     b.y1 = std::min(height - 1, b.y1 + 1);
     const int bw = b.x1 - b.x0 + 1, bh = b.y1 - b.y0 + 1;
     const std::size_t bn = sz(bw) * sz(bh);
+    // Void is "don't care" here as in the confusion matrix: the prediction's class mask is cut to
+    // the non-void pixels, like the ground truth's (as Gated-SCNN's BF evaluation does). Otherwise
+    // whatever is predicted inside a void band moves the predicted boundary away from the ground
+    // truth's, which hugs the band's inner edge: a prediction right on every non-void pixel would
+    // score well below 1 (BF 0 and Boundary IoU 0.42 for an object with a 3-px void outline).
     gm.resize(bn);
     pm.resize(bn);
     vm.resize(bn);
@@ -140,9 +146,10 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
       const std::size_t dst = sz(y) * sz(bw);
       for (int x = 0; x < bw; ++x) {
         const std::uint8_t l = label[src + sz(x)];
+        const bool is_void = l == kVoidLabel;
         gm[dst + sz(x)] = l == c;
-        pm[dst + sz(x)] = pred[src + sz(x)] == c;
-        vm[dst + sz(x)] = l == kVoidLabel;
+        pm[dst + sz(x)] = !is_void && pred[src + sz(x)] == c;
+        vm[dst + sz(x)] = is_void;
       }
     }
     // Boundary IoU: inner bands, counted on non-void pixels and summed over the split.

@@ -33,7 +33,8 @@ class SegmentationEvaluator {
  public:
   SegmentationEvaluator(int num_classes, BoundaryOptions opts);
   void reset();
-  // One image: prediction and label maps of height x width, row-major. Label 255 is void.
+  // One image: prediction and label maps of height x width, row-major. Label 255 is void: its
+  // pixels count in no score, and the prediction there is ignored (BF and Boundary IoU included).
   // DataError for a value >= num_classes (other than a void label).
   void process(const std::uint8_t* pred, const std::uint8_t* label, int height, int width);
   // Appends another evaluator's images after this one's (for evaluation in parallel chunks).

@@ -45,13 +45,20 @@ LoadedRuns load_runs(const fs::path& dir) {
   if (ec) throw IoError(fmt::format("{}: cannot list: {}", dir.string(), ec.message()));
   std::sort(files.begin(), files.end());
   LoadedRuns out;
+  std::vector<std::string> schema1;
   for (const auto& f : files) {
     try {
       out.runs.push_back(load_run(f));
+      if (out.runs.back().info.schema_version < 2) schema1.push_back(f.filename().string());
     } catch (const Error& e) {
       out.warnings.push_back(fmt::format("skipping {}", e.what()));
     }
   }
+  if (!schema1.empty())
+    out.warnings.push_back(fmt::format(
+        "{} run file(s) of schema_version 1 ({}{}): their bf_score and boundary_iou counted the prediction on void "
+        "pixels, so those two are not comparable with newer runs' (retrain with `fcnlab train --restart`)",
+        schema1.size(), schema1.front(), schema1.size() > 1 ? ", ..." : ""));
   return out;
 }
 

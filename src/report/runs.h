@@ -25,8 +25,9 @@ struct LoadedRuns {
 
 // Reads every `*.h5` directly in `dir` (`.h5.part` files are ignored). Files that cannot be read,
 // whose status is not `finished`, that have no /final, or whose config does not parse are
-// skipped with a warning (returned, not printed: the caller decides where warnings go). IoError when `dir` is not a
-// directory.
+// skipped with a warning (returned, not printed: the caller decides where warnings go). Files of
+// schema_version 1 are loaded, with one warning that their boundary scores are not comparable
+// (see kSchemaVersion). IoError when `dir` is not a directory.
 LoadedRuns load_runs(const std::filesystem::path& dir);
 
 // Reads one run file; throws (IoError, ConfigError) when it cannot be used, with the reason.

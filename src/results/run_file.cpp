@@ -391,9 +391,9 @@ RunFileReader::RunFileReader(const std::filesystem::path& file) : path_(file) {
     throw IoError(fmt::format("{}: not an fcnlab run file (no schema_version attribute)", file.string()));
   std::int64_t version = 0;
   h5_read_guard(path_, "schema_version", [&] { version = read_num_attr<std::int64_t>(impl_->file, "schema_version"); });
-  if (version != kSchemaVersion)
-    throw IoError(fmt::format("{}: schema_version {} is not readable by this fcnlab (reads version {})", file.string(),
-                              version, kSchemaVersion));
+  if (version < kOldestSchemaVersion || version > kSchemaVersion)
+    throw IoError(fmt::format("{}: schema_version {} is not readable by this fcnlab (reads versions {} to {})",
+                              file.string(), version, kOldestSchemaVersion, kSchemaVersion));
 }
 
 RunFileReader::~RunFileReader() = default;

@@ -15,8 +15,13 @@
 
 namespace fcnlab {
 
-// Bumped on any change of names or layout; readers accept exactly the versions listed.
-inline constexpr int kSchemaVersion = 1;
+// Bumped on any change of names, layout or meaning of a stored value. Readers accept versions
+// kOldestSchemaVersion..kSchemaVersion and nothing else.
+//   1: the first layout.
+//   2: the same layout; bf_score, boundary_iou and their per-class values ignore the prediction on
+//      void pixels (in 1 it shifted the predicted boundaries, so those values are not comparable).
+inline constexpr int kSchemaVersion = 2;
+inline constexpr int kOldestSchemaVersion = 1;
 
 enum class RunStatus { finished, diverged, failed };
 template <>

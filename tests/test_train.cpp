@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "model/fcn.h"
 #include "results/run_file.h"
+#include "train/evaluate.h"
 #include "train/run_paths.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
@@ -196,6 +197,39 @@ TEST_CASE("rerun reproduces bit for bit, and fails when a recorded metric was al
   const auto e = run_fcnlab("eval --run " + file.string());
   CHECK(e.exit_code == 0);
   CHECK_THAT(e.out, Contains("mean_iou"));
+}
+
+TEST_CASE("rerun uses the thread count a CPU run recorded: the count changes results in rounding", "[train][e2e]") {
+  CHECK(recorded_cpu_threads("cpu (3 threads)") == 3);
+  CHECK(recorded_cpu_threads("cpu (0 threads)") == 0);
+  CHECK(recorded_cpu_threads("cpu (3 threads) x") == 0);
+  CHECK(recorded_cpu_threads("cuda:0") == 0);
+  TempDir results;
+  // 30 iterations: enough for the final scores to move with rounding (at 10 they are all 0 but one).
+  REQUIRE(run_fcnlab("train " + toy_args(results, "optim.iterations=30 eval.every=0")).exit_code == 0);
+  const auto file = only_h5(results / "adhoc");
+  REQUIRE(RunFileReader(file).info().device == "cpu (1 threads)");
+  // As if recorded with run.threads = 0 (all cores) on a 1-core machine.
+  {
+    H5::H5File f(file.string(), H5F_ACC_RDWR);
+    std::string toml;
+    const H5::StrType type = f.openAttribute("config_toml").getStrType();
+    f.openAttribute("config_toml").read(type, toml);
+    const auto pos = toml.find("threads = 1\n");
+    REQUIRE(pos != std::string::npos);
+    toml.replace(pos, 11, "threads = 0");
+    f.removeAttr("config_toml");
+    f.createAttribute("config_toml", type, H5::DataSpace(H5S_SCALAR)).write(type, toml);
+  }
+  auto r = run_fcnlab("rerun " + file.string());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("0 metric(s) differ by more than 0"));
+  CHECK(RunFileReader(results / "adhoc/reruns" / file.filename()).info().device == "cpu (1 threads)");
+  // An explicit run.threads wins, and on 2 threads the same run ends elsewhere.
+  r = run_fcnlab("rerun " + file.string() + " run.threads=2");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Contains("beyond tolerance"));
 }
 
 TEST_CASE("reading losses back every run.log_every steps records the same curve as every step", "[train][e2e]") {

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "core/version.h"
 #include "data/check.h"
 #include "results/run_file.h"
+#include "train/evaluate.h"
 #include "train/trainer.h"
 
 namespace fcnlab::cli {
@@ -45,15 +47,18 @@ int cmd_rerun(const Args& args) {
                      "largest allowed |difference| of any metric (default: 0 for a deterministic CPU run, 0.02 "
                      "otherwise)");
   const auto p = parse_args("rerun", args, opts, false, 1);
-  if (p.help || p.positional.empty()) {
+  if (p.help) {
     print_help("fcnlab rerun FILE.h5 [--tolerance X] [key=value]...",
                "Retrains a run from the config recorded in its file (plus any overrides) into\n"
                "results/<experiment>/reruns/, then prints every final metric side by side (old, new,\n"
                "difference). Exits 1 when any differs by more than the tolerance. Warns when the commit,\n"
-               "LibTorch version or dataset fingerprint differ from the recorded ones.",
+               "LibTorch version or dataset fingerprint differ from the recorded ones. A CPU run is rerun\n"
+               "with the thread count it recorded unless run.threads is given: intra-op reductions split\n"
+               "their work by thread, so the count changes results in rounding.",
                opts);
-    return p.help ? 0 : 2;
+    return 0;
   }
+  if (p.positional.empty()) throw UsageError("fcnlab rerun: missing the run file FILE.h5 (see fcnlab rerun --help)");
   const std::string file = p.positional.front();
   const RunFileReader reader(file);
   const RunInfo old_info = reader.info();
@@ -61,8 +66,15 @@ int cmd_rerun(const Args& args) {
   if (!old_final)
     throw IoError(fmt::format("{}: status {} and no /final scores; only finished runs can be compared", file,
                               to_string(old_info.status)));
+  // The recorded thread count, unless the user sets one (see recorded_cpu_threads).
+  std::vector<std::string> overrides;
+  const bool user_threads = std::any_of(p.overrides.begin(), p.overrides.end(),
+                                        [](const std::string& o) { return o.rfind("run.threads=", 0) == 0; });
+  if (const int threads = recorded_cpu_threads(old_info.device); threads > 0 && !user_threads)
+    overrides.push_back(fmt::format("run.threads={}", threads));
+  overrides.insert(overrides.end(), p.overrides.begin(), p.overrides.end());
   const Config cfg =
-      ConfigBuilder().add_text(old_info.config_toml, file + " (config_toml)").add_overrides(p.overrides).build();
+      ConfigBuilder().add_text(old_info.config_toml, file + " (config_toml)").add_overrides(overrides).build();
   init_logging(to_string(cfg.run.log_level));
   if (tolerance < 0) tolerance = (old_info.deterministic && old_info.device.rfind("cpu", 0) == 0) ? 0.0 : 0.02;
 
@@ -85,7 +97,7 @@ int cmd_rerun(const Args& args) {
   options.restart = true;
   options.subdir = "reruns";
   options.overrides = old_info.overrides;
-  for (const auto& o : p.overrides) options.overrides += (options.overrides.empty() ? "" : " ") + o;
+  for (const auto& o : overrides) options.overrides += (options.overrides.empty() ? "" : " ") + o;
   const TrainResult r = train_run(cfg, options);
   if (r.interrupted) throw Error(r.message);
   const RunFileReader rerun(r.paths.result_file);

@@ -354,10 +354,11 @@ const std::vector<std::string>& config_keys() {
 }
 
 const std::vector<std::string>& unhashed_keys() {
-  // Output locations, labels and execution resources: they never change what is computed.
-  // optim.fuse_conv_relu computes the same function with other kernels (it changes results only in
-  // rounding, like cuDNN's algorithm choice in benchmark mode, which it requires); keeping it out
-  // keeps every run id from before it existed.
+  // Output locations, labels and execution resources: they do not change what is computed, only
+  // how. Two of them change results in rounding: run.threads (intra-op reductions split their work
+  // by thread; `rerun` pins the recorded count) and optim.fuse_conv_relu (the same function with
+  // other kernels, like cuDNN's algorithm choice in benchmark mode, which it requires). Keeping
+  // them out keeps a run's id across machines, and every run id from before the key existed.
   static const std::vector<std::string> keys{
       "checkpoint.every", "checkpoint.keep", "data.workers", "optim.fuse_conv_relu", "run.experiment",
       "run.log_every",    "run.log_level",   "run.name",     "run.results_dir",      "run.threads"};

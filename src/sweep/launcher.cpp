@@ -101,7 +101,7 @@ std::filesystem::path write_run_config(const SweepRun& run) {
   // The config is written before the run's lock is taken (by the train child), so two sweeps
   // may write it at once: each uses its own temp name, and the last rename wins. The run id is
   // the hash of the config's result-affecting keys, so the two can differ only in unhashed keys
-  // (run.threads, run.log_every, ...), which do not change the results.
+  // (run.threads, run.log_every, ...), which do not change what is computed (see unhashed_keys()).
   const auto tmp = run.paths.work_dir / fmt::format(".config.toml.{}.tmp", ::getpid());
   {
     std::ofstream out(tmp);

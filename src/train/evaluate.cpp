@@ -4,7 +4,9 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include "core/error.h"
@@ -12,6 +14,12 @@
 #include "train/device.h"
 
 namespace fcnlab {
+
+namespace {
+std::string cpu_device_name(int threads) {
+  return fmt::format("cpu ({} threads)", threads);
+}
+}  // namespace
 
 RuntimeInfo configure_runtime(const Config& cfg) {
   RuntimeInfo rt;
@@ -44,7 +52,7 @@ RuntimeInfo configure_runtime(const Config& cfg) {
 
   rt.torch_version = TORCH_VERSION;
   if (rt.device.is_cpu()) {
-    rt.device_name = fmt::format("cpu ({} threads)", threads);
+    rt.device_name = cpu_device_name(threads);
   } else {
     rt.device_name = fmt::format("cuda:{}", rt.device.index());
     if (at::globalContext().hasCuDNN()) rt.cudnn_version = std::to_string(at::detail::getCUDAHooks().versionCuDNN());
@@ -53,6 +61,15 @@ RuntimeInfo configure_runtime(const Config& cfg) {
     if (pos != std::string::npos) rt.cuda_version = config.substr(pos + 13, config.find('\n', pos) - pos - 13);
   }
   return rt;
+}
+
+int recorded_cpu_threads(const std::string& device_name) {
+  constexpr std::string_view prefix = "cpu (";
+  if (device_name.rfind(prefix, 0) != 0) return 0;
+  int threads = 0;
+  const char* end = device_name.data() + device_name.size();
+  if (std::from_chars(device_name.data() + prefix.size(), end, threads).ec != std::errc() || threads < 1) return 0;
+  return device_name == cpu_device_name(threads) ? threads : 0;
 }
 
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,

@@ -26,6 +26,11 @@ struct RuntimeInfo {
 // applies run.deterministic.
 RuntimeInfo configure_runtime(const Config& cfg);
 
+// The thread count in a CPU run's recorded device name ("cpu (2 threads)"); 0 for any other name.
+// Intra-op reductions split their work by thread, so a deterministic CPU run repeats bit for bit
+// only with the same count: `rerun` pins it (run.threads = 0 means all cores, which differ by machine).
+int recorded_cpu_threads(const std::string& device_name);
+
 // Evaluates `model` on every image of `ds` (eval mode, no grad) with every metric. With
 // `examples`, the first eval.examples images, labels and predictions are stored in it.
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,

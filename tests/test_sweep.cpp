@@ -65,6 +65,9 @@ TEST_CASE("sweep-file errors name the file, line and key", "[sweep]") {
   write_file(dir / "bad3.toml", "grids = 3\n");
   CHECK_THROWS_WITH(load_sweep_file(dir / "bad3.toml", {}), Contains("unknown sweep-file key 'grids'"));
   CHECK_THROWS_AS(load_sweep_file(dir / "none.toml", {}), ConfigError);
+  write_file(dir / "bad4.toml", "[[grid]]\nmodel.skip = [32, 8]\nrun.threads = [1, 2]\n");
+  CHECK_THROWS_WITH(load_sweep_file(dir / "bad4.toml", {}),
+                    Contains("bad4.toml:3") && Contains("run.threads cannot be a sweep axis"));
 }
 
 TEST_CASE("command-line multirun: product of comma lists, adhoc name from the spec", "[sweep]") {
@@ -78,6 +81,11 @@ TEST_CASE("command-line multirun: product of comma lists, adhoc name from the sp
   for (const auto& r : s.runs) CHECK(r.config.optim.lr == 0.01);
   CHECK(s.axis_keys == std::vector<std::string>{"loss.name", "model.skip"});
   CHECK_THROWS_WITH(make_multirun({}, {"model.skipp=32,16"}, ""), Contains("did you mean model.skip?"));
+  // A key left out of the run id would collapse to one run: an error, unless it has one value.
+  CHECK_THROWS_WITH(
+      make_multirun({}, {"model.skip=32,8", "optim.fuse_conv_relu=false,true"}, ""),
+      Contains("optim.fuse_conv_relu cannot be a sweep axis") && Contains("2 values would all be one run"));
+  CHECK(make_multirun({}, {"model.skip=32,8", "run.threads=1"}, "").runs.size() == 2);
 }
 
 TEST_CASE("run states: a finished file is done, a checkpoint is partial", "[sweep]") {

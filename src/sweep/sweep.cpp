@@ -64,12 +64,24 @@ std::string where(const std::string& file, const toml::node& n, const std::strin
 }
 
 // Command-line "key=v1,v2" -> axis.
+// A key left out of the run id cannot be an axis: its values would all be the same run, and the
+// sweep would silently train one of them.
+void check_axis(const Axis& a, const std::string& where) {
+  const auto& unhashed = unhashed_keys();
+  if (a.values.size() < 2 || std::find(unhashed.begin(), unhashed.end(), a.key) == unhashed.end()) return;
+  throw ConfigError(
+      fmt::format("{}: {} cannot be a sweep axis: it is left out of the run id (it does not change what "
+                  "is computed), so its {} values would all be one run; give it one value",
+                  where, a.key, a.values.size()));
+}
+
 Axis parse_override_axis(const std::string& kv) {
   const auto eq = kv.find('=');
   if (eq == std::string::npos) throw ConfigError(fmt::format("override '{}': expected key=value", kv));
   Axis a{trim(kv.substr(0, eq)), {}};
   check_key(a.key, fmt::format("override '{}'", kv));
   for (const auto& v : split_values(kv.substr(eq + 1))) a.values.push_back(trim(v));
+  check_axis(a, fmt::format("override '{}'", kv));
   return a;
 }
 
@@ -211,6 +223,7 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
           } else {
             a.values.push_back(value_text(*node));
           }
+          check_axis(a, w);
           axes.push_back(std::move(a));
         }
         grids.push_back(std::move(axes));

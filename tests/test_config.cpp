@@ -75,6 +75,9 @@ TEST_CASE("a base cycle is an error naming the chain", "[config]") {
   write_file(dir / "b.toml", "base = \"a.toml\"\n");
   const auto msg = error_of([&] { load_config({dir / "a.toml"}, {}); });
   CHECK_THAT(msg, Contains("base cycle") && Contains("a.toml") && Contains("b.toml"));
+  write_file(dir / "c.toml", "# comment\nbase = \"missing.toml\"\n");
+  CHECK_THAT(error_of([&] { load_config({dir / "c.toml"}, {}); }),
+             Contains("c.toml:2: base = \"missing.toml\": config file not found: " + (dir / "missing.toml").string()));
 }
 
 TEST_CASE("unknown keys and sections name file, line and the nearest key", "[config]") {
@@ -140,6 +143,8 @@ TEST_CASE("out-of-range values are rejected with the requirement", "[config]") {
   CHECK_THAT(error_of([] { load_config({}, {"loss.class_weights=[1.0, 2.0]"}); }),
              Contains("loss.class_weights") && Contains("21 entries"));
   CHECK_THAT(error_of([] { load_config({}, {"eval.trimap_widths=[4, 2]"}); }), Contains("ascending"));
+  CHECK_THAT(error_of([] { load_config({}, {"eval.trimap_widths=[1, 4294967298]"}); }),
+             Contains("eval.trimap_widths") && Contains("integer 4294967298 out of range"));
   TempDir dir;
   write_file(dir / "r.toml", "[data]\nnum_classes = 300\n");
   CHECK_THAT(error_of([&] { load_config({dir / "r.toml"}, {}); }), Contains("r.toml:2") && Contains("[2, 255]"));

@@ -190,7 +190,11 @@ class Reader {
     if (arr == nullptr || !std::all_of(arr->begin(), arr->end(), [](const toml::node& e) { return e.is_integer(); }))
       fail(key, n, "expected an array of integers");
     v.clear();
-    for (const auto& e : *arr) v.push_back(static_cast<int>(*e.value<std::int64_t>()));
+    for (const auto& e : *arr) {
+      const auto x = *e.value<std::int64_t>();
+      if (x < INT_MIN || x > INT_MAX) fail(key, n, fmt::format("integer {} out of range", x));
+      v.push_back(static_cast<int>(x));
+    }
   }
   void operator()(std::string_view key, Skip& v) {
     const auto& n = get(key);
@@ -427,7 +431,11 @@ struct ConfigBuilder::Impl {
       if (!name)
         throw ConfigError(fmt::format("{}: base must be a string (a TOML file path relative to this file)",
                                       with_line(file.string(), *base)));
-      add_file(file.parent_path() / *name);
+      const auto base_file = file.parent_path() / *name;
+      if (!std::filesystem::is_regular_file(base_file))
+        throw ConfigError(fmt::format("{}: base = \"{}\": config file not found: {}", with_line(file.string(), *base),
+                                      *name, base_file.string()));
+      add_file(base_file);
       tbl.erase("base");
     }
     merge(tbl, file.string());

@@ -465,6 +465,11 @@ TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "
   CHECK_THAT(test::read_file(out_file), Contains("\\begin{tabular}"));
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --format xml").exit_code == 2);
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --by nope").exit_code == 2);
+  const auto typo = test::run_fcnlab("report '" + dir.path().string() + "' --metrics mean_iou,mean_iuo");
+  CHECK(typo.exit_code == 2);
+  CHECK_THAT(typo.out,
+             Contains("no run file has a metric 'mean_iuo'; did you mean mean_iou?") && Contains("trimap_acc_2"));
+  CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --metrics trimap_miou_4,boundary_iou").exit_code == 0);
   CHECK(test::run_fcnlab("report").exit_code == 2);
   CHECK(test::run_fcnlab("report '" + (dir / "missing").string() + "'").exit_code == 1);
 }

@@ -29,6 +29,32 @@ double mean_of_finite(const std::vector<double>& v) {
   return mean_std(v).mean;
 }
 
+// Every metric name that some run file holds: its /final scalars and trimap_{acc,miou}_<width>.
+std::vector<std::string> metric_names(const std::vector<Run>& runs) {
+  std::set<std::string> names;
+  for (const auto& r : runs) {
+    for (const auto& [name, value] : r.final.scalars) names.insert(name);
+    for (const auto w : r.final.trimap_width) {
+      names.insert(fmt::format("trimap_acc_{}", w));
+      names.insert(fmt::format("trimap_miou_{}", w));
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
+// UsageError for a requested metric that no run file holds (a typo would otherwise print a
+// column of dashes).
+void check_metrics(const std::vector<std::string>& metrics, const std::vector<Run>& runs) {
+  if (runs.empty()) return;
+  const auto known = metric_names(runs);
+  for (const auto& m : metrics) {
+    if (std::find(known.begin(), known.end(), m) != known.end()) continue;
+    const auto hint = nearest(m, known);
+    throw UsageError(fmt::format("--metrics: no run file has a metric '{}'{} (they have: {})", m,
+                                 hint.empty() ? "" : fmt::format("; did you mean {}?", hint), fmt::join(known, ", ")));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> default_metrics(const std::vector<Run>& runs) {
@@ -58,6 +84,7 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
   check_keys(rep.by);
   rep.paper = options.paper;
   rep.metrics = !options.metrics.empty() ? options.metrics : options.paper ? kPaperMetrics : default_metrics(runs);
+  if (!options.metrics.empty()) check_metrics(options.metrics, runs);
   rep.ci = options.ci;
   rep.level = options.level;
   if (options.resamples < 10)

@@ -26,6 +26,13 @@ TEST_CASE("usage errors exit 2", "[cli]") {
   r = run_fcnlab("config --no-such-option");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.out, Contains("no-such-option"));
+  // A missing file argument is an error that says what is missing, not only the help text.
+  for (const char* command : {"show", "rerun", "eval", "bench"}) {
+    INFO(command);
+    r = run_fcnlab(command);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Contains(std::string("fcnlab: error: fcnlab ") + command + ": missing"));
+  }
 }
 
 TEST_CASE("fcnlab config --help", "[cli]") {

@@ -29,9 +29,13 @@ void print_list(std::ostream& out) {
 }  // namespace
 
 int cmd_bench(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+  if (args.empty()) {
+    print_list(std::cerr);
+    throw UsageError("fcnlab bench: missing the benchmark name");
+  }
+  if (args[0] == "--help" || args[0] == "-h") {
     print_list(std::cout);
-    return args.empty() ? 2 : 0;
+    return 0;
   }
   for (const auto& b : kBenches)
     if (b.name == args[0]) return b.run(Args(args.begin() + 1, args.end()));

@@ -20,11 +20,12 @@ int cmd_eval(const Args& args) {
       "model weights to evaluate (default: the run's final weights in its work dir)")(
       "split", po::value<std::string>(&split), "split list name (default: data.val_split)");
   const auto p = parse_args("eval", args, opts, false);
-  if (p.help || run.empty()) {
+  if (p.help) {
     print_help("fcnlab eval --run FILE.h5 [--checkpoint P] [--split S] [key=value]...",
                "Re-evaluates a trained model with every metric and prints the scores.", opts);
-    return p.help ? 0 : 2;
+    return 0;
   }
+  if (run.empty()) throw UsageError("fcnlab eval: missing --run FILE.h5 (see fcnlab eval --help)");
   const RunFileReader reader(run);
   const RunInfo info = reader.info();
   const Config cfg =

@@ -15,22 +15,24 @@ int cmd_show(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("no-config", "do not print the recorded config");
   const auto p = parse_args("show", args, opts, false, 1);
-  if (p.help || p.positional.empty()) {
+  if (p.help) {
     print_help("fcnlab show FILE.h5", "Prints a run file's identity, status, final metrics, curves and config.", opts);
-    return p.help ? 0 : 2;
+    return 0;
   }
+  if (p.positional.empty()) throw UsageError("fcnlab show: missing the run file FILE.h5 (see fcnlab show --help)");
   const RunFileReader reader(p.positional.front());
   const RunInfo i = reader.info();
   std::cout << fmt::format(
       "run        {}\nexperiment {}\nstatus     {}{}\ncreated    {} on {} ({})\nversions   fcnlab {} (commit {}{}), "
-      "LibTorch {}{}{}\nconfig     hash {}, seed {}, deterministic {}\noverrides  {}\ndata       fingerprint {}\n"
+      "LibTorch {}{}{}, schema {}\nconfig     hash {}, seed {}, deterministic {}\noverrides  {}\ndata       "
+      "fingerprint {}\n"
       "time       {} wall, {:.1f} train img/s\n",
       i.run_id, i.experiment, to_string(i.status), i.message.empty() ? "" : " (" + i.message + ")", i.created_utc,
       i.host, i.device, i.fcnlab_version, i.git_commit, i.git_dirty ? "-dirty" : "", i.torch_version,
       i.cuda_version.empty() ? "" : ", CUDA " + i.cuda_version,
-      i.cudnn_version.empty() ? "" : ", cuDNN " + i.cudnn_version, i.config_hash, i.seed, i.deterministic,
-      i.overrides.empty() ? "(none)" : i.overrides, i.data_fingerprint, format_duration(i.wall_seconds),
-      i.train_img_per_s);
+      i.cudnn_version.empty() ? "" : ", cuDNN " + i.cudnn_version, i.schema_version, i.config_hash, i.seed,
+      i.deterministic, i.overrides.empty() ? "(none)" : i.overrides, i.data_fingerprint,
+      format_duration(i.wall_seconds), i.train_img_per_s);
   const auto train = reader.train();
   if (!train.empty()) {
     const auto best = std::min_element(train.begin(), train.end(), [](auto& a, auto& b) { return a.loss < b.loss; });

@@ -143,6 +143,16 @@ TEST_CASE("out-of-range values are rejected with the requirement", "[config]") {
   CHECK_THAT(error_of([] { load_config({}, {"loss.class_weights=[1.0, 2.0]"}); }),
              Contains("loss.class_weights") && Contains("21 entries"));
   CHECK_THAT(error_of([] { load_config({}, {"eval.trimap_widths=[4, 2]"}); }), Contains("ascending"));
+  // A Dice or Lovasz term has no per-pixel sum: with reduction = "sum" it would vanish beside the CE.
+  const auto src = fcnlab::test::source_dir();
+  for (const char* name : {"dice", "lovasz", "ce+dice", "ce+lovasz"})
+    CHECK_THAT(error_of([&] { load_config({src / "configs/fcn8s.toml"}, {std::string("loss.name=") + name}); }),
+               Contains("fcn8s.toml:") && Contains("loss.reduction = \"sum\": needs a per-pixel loss") &&
+                   Contains(std::string("loss.name = \"") + name + "\""));
+  for (const char* name : {"ce", "wce", "focal", "boundary_ce"})
+    CHECK_NOTHROW(load_config({src / "configs/fcn8s.toml"},
+                              {std::string("loss.name=") + name, "loss.class_weights=median_freq"}));
+  CHECK_NOTHROW(load_config({src / "configs/fcn8s.toml"}, {"loss.name=ce+dice", "loss.reduction=mean"}));
   CHECK_THAT(error_of([] { load_config({}, {"eval.trimap_widths=[1, 4294967298]"}); }),
              Contains("eval.trimap_widths") && Contains("integer 4294967298 out of range"));
   TempDir dir;

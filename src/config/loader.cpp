@@ -549,6 +549,16 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.loss.focal_gamma >= 0, "loss.focal_gamma", "must be >= 0");
   v.check(c.loss.boundary_width >= 1, "loss.boundary_width", "must be >= 1 (pixels)");
   v.check(c.loss.boundary_weight > 0, "loss.boundary_weight", "must be > 0");
+  {
+    const bool pixelwise = c.loss.name == LossName::ce || c.loss.name == LossName::wce ||
+                           c.loss.name == LossName::focal || c.loss.name == LossName::boundary_ce;
+    v.check(c.loss.reduction != Reduction::sum || pixelwise, "loss.reduction",
+            fmt::format("needs a per-pixel loss (ce, wce, focal, boundary_ce), but loss.name = \"{}\" "
+                        "holds a Dice or Lovasz term, normalised over the batch: it has no sum, and beside a summed "
+                        "CE it would weigh about 1/pixels; set loss.reduction = \"mean\" (with a learning rate for "
+                        "it, as experiments/voc_ablation.toml does)",
+                        to_string(c.loss.name)));
+  }
 
   v.check(c.optim.lr > 0, "optim.lr", "must be > 0");
   v.check(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", "must be in [0, 1)");

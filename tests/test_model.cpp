@@ -297,6 +297,26 @@ TEST_CASE("fusion: sum, max and concat compute what they are defined as", "[mode
   CHECK(max_diff(outputs[Fusion::max], outputs[Fusion::concat]) > 0.1);
 }
 
+TEST_CASE("score scaling multiplies pool4 by 0.01 and pool3 by 1e-4 before their score layers", "[model]") {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const auto x = torch::randn({1, 3, 64, 64});
+  ModelConfig cfg = tiny(Skip::s8);
+  cfg.score_scaling = true;
+  FCN m = make_fcn(cfg, 3);
+  m->eval();
+  randomise_head(m);
+  const auto feats = m->backbone->forward(x);
+  const auto head = [&](double s4, double s3) {  // same-padding: aligned, no crop
+    auto score = m->upscore[0]->forward(m->score_fr->forward(feats.fc7)) + m->score_pool[0]->forward(feats.pool4 * s4);
+    score = m->upscore[1]->forward(score) + m->score_pool[1]->forward(feats.pool3 * s3);
+    return m->final_up->forward(score);
+  };
+  const auto out = m->forward(x);
+  CHECK(max_diff(out, head(0.01, 1e-4)) < 1e-5);
+  CHECK(max_diff(out, head(1.0, 1.0)) > 0.1);
+}
+
 TEST_CASE("gradients reach every skip branch", "[model]") {
   for (Fusion fusion : kFusions) {
     INFO(to_string(fusion));

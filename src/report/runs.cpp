@@ -57,7 +57,8 @@ LoadedRuns load_runs(const fs::path& dir) {
   if (!schema1.empty())
     out.warnings.push_back(fmt::format(
         "{} run file(s) of schema_version 1 ({}{}): their bf_score and boundary_iou counted the prediction on void "
-        "pixels, so those two are not comparable with newer runs' (retrain with `fcnlab train --restart`)",
+        "pixels, so those two are not comparable with newer runs' (`fcnlab eval --run FILE` rescores one from its "
+        "saved weights; delete the files and run the sweep again to replace them)",
         schema1.size(), schema1.front(), schema1.size() > 1 ? ", ..." : ""));
   return out;
 }

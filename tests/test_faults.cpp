@@ -27,6 +27,7 @@ using Catch::Matchers::Contains;
 using fcnlab::test::read_file;
 using fcnlab::test::run_fcnlab;
 using fcnlab::test::TempDir;
+using fcnlab::test::write_file;
 
 namespace {
 
@@ -165,4 +166,10 @@ TEST_CASE("a run with a result file is never trained again", "[faults][lock][e2e
   CHECK(r.status == RunStatus::finished);
   CHECK(read_file(paths.result_file) == bytes);
   CHECK(read_file(paths.work_dir / "train.log") == log);
+
+  // A damaged result file blocks the run too, and the error says how to get past it.
+  write_file(paths.result_file, bytes.substr(0, bytes.size() / 2));
+  const auto damaged = run_fcnlab("train " + toy_overrides(dir));
+  CHECK(damaged.exit_code == 1);
+  CHECK_THAT(damaged.out, Contains(paths.result_file.string()) && Contains("use --restart to train it again"));
 }

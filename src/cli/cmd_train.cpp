@@ -45,7 +45,14 @@ int cmd_train(const Args& args) {
   const RunPaths paths = run_paths(cfg);
   const bool restart = p.vm.count("restart") > 0;
   if (std::filesystem::exists(paths.result_file) && !restart) {
-    const RunFileReader existing(paths.result_file);
+    const RunFileReader existing = [&] {
+      try {
+        return RunFileReader(paths.result_file);
+      } catch (const IoError& e) {  // add what to do about it
+        throw IoError(
+            fmt::format("{}\nThat file blocks this run: move it away, or use --restart to train it again.", e.what()));
+      }
+    }();
     std::cout << fmt::format("{} already ended (status {}): {}\nUse --restart to train it again.\n", paths.run_id,
                              to_string(existing.info().status), paths.result_file.string());
     return existing.info().status == RunStatus::finished ? 0 : 1;

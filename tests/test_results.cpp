@@ -44,7 +44,9 @@ RunInfo sample_info() {
 
 FinalRecord sample_final() {
   FinalRecord r;
-  r.scalars = {{"bf_score", 0.5}, {"mean_iou", 0.25}, {"pixel_acc", 0.75}};
+  // In the order the reader returns: by name, a trailing number as a number.
+  r.scalars = {{"bf_score", 0.5},     {"mean_iou", 0.25},     {"pixel_acc", 0.75},
+               {"trimap_acc_2", 0.1}, {"trimap_acc_16", 0.2}, {"trimap_acc_32", 0.3}};
   r.class_names = {"background", "a", "b"};
   r.confusion = {5, 1, 0, 2, 7, 1, 0, 0, 9};
   r.per_class_iou = {0.5, std::nan(""), 0.75};

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <system_error>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -309,6 +311,15 @@ bool has_attr(const H5::H5Object& obj, const std::string& name) {
   return obj.attrExists(name);
 }
 
+// Name order with a trailing number compared as a number: trimap_acc_2 before trimap_acc_16.
+bool scalar_name_less(const std::string& a, const std::string& b) {
+  const auto key = [](const std::string& s) {
+    const std::size_t p = s.find_last_not_of("0123456789") + 1;  // 0 when all digits (npos + 1)
+    return std::tuple(std::string_view(s).substr(0, p), s.size() - p, std::string_view(s).substr(p));
+  };
+  return key(a) < key(b);
+}
+
 std::string read_str_attr(const H5::H5Object& obj, const std::string& name) {
   auto attr = obj.openAttribute(name);
   std::string value;
@@ -486,7 +497,8 @@ std::optional<FinalRecord> RunFileReader::final() const {
       attr.read(H5::PredType::NATIVE_DOUBLE, &v);
       r.scalars.emplace_back(attr.getName(), v);
     }
-    std::sort(r.scalars.begin(), r.scalars.end());
+    std::sort(r.scalars.begin(), r.scalars.end(),
+              [](const auto& x, const auto& y) { return scalar_name_less(x.first, y.first); });
     r.class_names = read_strings(g, "class_names");
     r.confusion = read_array<std::int64_t>(g, "confusion");
     r.per_class_iou = read_array<double>(g, "per_class_iou");

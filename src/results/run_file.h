@@ -58,7 +58,8 @@ struct ValPoint {
 // /final: the scores of the final evaluation on the whole val split.
 struct FinalRecord {
   // Scalar scores, stored as attributes of /final (pixel_acc, mean_acc, mean_iou, fw_iou,
-  // bf_score, boundary_iou, classes_counted, ...); read back sorted by name.
+  // bf_score, boundary_iou, classes_counted, ...); read back sorted by name, a trailing number as a
+  // number (trimap_acc_2 before trimap_acc_16).
   std::vector<std::pair<std::string, double>> scalars;
   std::vector<std::string> class_names;                      // [C]
   std::vector<std::int64_t> confusion;                       // [C,C], rows ground truth

@@ -124,9 +124,11 @@ fi
 echo "correctness done at $(elapsed)"
 
 echo "== timing: $iters steps per repeat, median of 3 repeats, same GPU, same call"
+# The FCN of eager_reference.py: learned (trainable) upsampling and no score scaling, random init.
+same="model.pretrained= model.upsample=learned model.score_scaling=false"
 bench() {  # name, fcnlab bench train args...
   local name=$1; shift
-  within 90 $F bench train --config configs/fcn8s.toml model.pretrained= run.device=$dev $small --iters "$iters" --repeats 3 \
+  within 90 $F bench train --config configs/fcn8s.toml $same run.device=$dev $small --iters "$iters" --repeats 3 \
     --json "$@" >"$log/$name.json" 2>"$log/$name.err" || { tail -5 "$log/$name.err"; echo '{}' >"$log/$name.json"; }
 }
 field() { python3 -c "import json; v=json.load(open('$1')).get('$2'); print('n/a' if v is None else v)" 2>/dev/null || echo n/a; }
@@ -158,7 +160,7 @@ echo "real loader done at $(elapsed)"
 # and time is left (the call should stay within 8 minutes).
 if ! $smoke && command -v nsys >/dev/null && [ "$(left)" -gt 150 ]; then
   if within 120 nsys profile --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true -o "$work/profile" \
-       $F bench train --config configs/fcn8s.toml model.pretrained= run.device=cuda $bf16 $b16 --iters 5 --repeats 1 \
+       $F bench train --config configs/fcn8s.toml $same run.device=cuda $bf16 $b16 --iters 5 --repeats 1 \
        >"$log/nsys.log" 2>&1 &&
      within 60 nsys stats --force-export true --report cuda_gpu_kern_sum --format csv --output "$log/kernels" \
        "$work/profile.nsys-rep" >>"$log/nsys.log" 2>&1; then

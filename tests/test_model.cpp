@@ -479,7 +479,8 @@ TEST_CASE("FLOPs: 2 x multiply-adds of the convs and transposed convs", "[model]
 
 TEST_CASE("fcnlab model prints the layer table with parameters and FLOPs", "[model][cli]") {
   const auto cfg = (fcnlab::test::source_dir() / "configs" / "fcn8s.toml").string();
-  auto r = fcnlab::test::run_fcnlab("model --config '" + cfg + "' --size 500x500 data.num_classes=21");
+  auto r = fcnlab::test::run_fcnlab("model --config '" + cfg +
+                                    "' --size 500x500 data.num_classes=21 model.upsample=learned");
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("FCN-8s") && Contains("crop offset 5") && Contains("crop offset 9") &&

@@ -149,6 +149,24 @@ TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[trai
   for (const auto& item : ba) CHECK(torch::equal(item.value(), bb[item.key()]));
 }
 
+TEST_CASE("a resume with run.threads = 0 runs on the checkpoint's thread count, bit for bit", "[train][e2e]") {
+  // As after a requeue onto a machine with more cores: stopped on 1 thread, resumed on "all cores" (2 here).
+  TempDir straight, resumed;
+  const std::string common = "optim.iterations=12 eval.every=0 checkpoint.every=0";
+  REQUIRE(run_fcnlab("train " + toy_args(straight, common)).exit_code == 0);
+  REQUIRE(run_fcnlab("train " + toy_args(resumed, common) + " --stop-after 6").exit_code == 1);
+  const auto second = run_fcnlab("train " + toy_args(resumed, common + " run.threads=0"));
+  INFO(second.out);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Contains("resuming on the checkpoint's 1 threads"));
+  const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
+  CHECK(b.info().device == "cpu (1 threads)");
+  const auto ta = a.train(), tb = b.train();
+  REQUIRE(ta.size() == tb.size());
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
+  CHECK(a.final()->confusion == b.final()->confusion);
+}
+
 TEST_CASE("a huge learning rate ends the run as diverged, with a file that says so", "[train][e2e]") {
   TempDir results;
   const auto r = run_fcnlab("train " + toy_args(results, "optim.iterations=40 optim.lr=1e12 optim.warmup=0"));

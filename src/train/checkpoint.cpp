@@ -69,6 +69,11 @@ void set_generator_state(at::Generator gen, const torch::Tensor& state) {
   gen.set_state(state);
 }
 
+c10::Device model_device(FCN& model) {
+  const auto params = model->parameters();
+  return params.empty() ? c10::Device(c10::kCPU) : params.front().device();
+}
+
 }  // namespace
 
 void save_archive(torch::serialize::OutputArchive& archive, const std::filesystem::path& file) {
@@ -120,11 +125,14 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
     archive.write("images_seen", scalar_i64(s.images_seen));
     archive.write("train_curve", train_tensor(s.train));
     archive.write("val_curve", val_tensor(s.val));
+    if (s.cpu_threads > 0) archive.write("cpu_threads", scalar_i64(s.cpu_threads));
     if (!s.loss_scaler.empty())
       archive.write("loss_scaler", torch::tensor(s.loss_scaler, torch::TensorOptions().dtype(torch::kFloat64)));
     archive.write("rng_cpu", generator_state(at::detail::getDefaultCPUGenerator()));
-    if (torch::cuda::is_available())
-      archive.write("rng_cuda", generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA))));
+    // The generator of the model's own GPU: dropout there draws from it (the dispatcher makes that
+    // device current for the kernel), while a plain kCUDA device here would mean device 0.
+    if (const auto device = model_device(model); device.is_cuda())
+      archive.write("rng_cuda", generator_state(at::globalContext().defaultGenerator(device)));
     save_archive(archive, tmp);
   } catch (const c10::Error& e) {
     remove_temp_file(tmp);
@@ -170,12 +178,13 @@ CheckpointState load_checkpoint(const std::filesystem::path& file, FCN& model, t
       s.val.push_back({static_cast<std::int64_t>(v[r][0]), v[r][1], v[r][2], v[r][3], v[r][4], v[r][5], v[r][6]});
     set_generator_state(at::detail::getDefaultCPUGenerator(), read("rng_cpu"));
     torch::Tensor scaler, t;
+    if (archive.try_read("cpu_threads", t)) s.cpu_threads = static_cast<int>(t.item<std::int64_t>());
     if (archive.try_read("loss_scaler", scaler)) {
       const auto c = scaler.to(torch::kFloat64).contiguous();
       s.loss_scaler.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
     }
-    if (torch::cuda::is_available() && archive.try_read("rng_cuda", t))
-      set_generator_state(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA)), t);
+    if (const auto device = model_device(model); device.is_cuda() && archive.try_read("rng_cuda", t))
+      set_generator_state(at::globalContext().defaultGenerator(device), t);
   } catch (const c10::Error& e) {
     throw IoError(fmt::format("{}: cannot read checkpoint (damaged or from another model): {}", file.string(),
                               e.what_without_backtrace()));

@@ -23,6 +23,7 @@ struct CheckpointState {
   double train_seconds = 0;  // time spent in training steps
   std::int64_t images_seen = 0;
   std::vector<double> loss_scaler;  // fp16 loss scaler (LossScaler::state); empty without fp16
+  int cpu_threads = 0;              // intra-op threads of a CPU run; 0 on CUDA or when not recorded
   std::vector<TrainPoint> train;    // curves so far
   std::vector<ValPoint> val;
 };

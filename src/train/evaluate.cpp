@@ -15,12 +15,6 @@
 
 namespace fcnlab {
 
-namespace {
-std::string cpu_device_name(int threads) {
-  return fmt::format("cpu ({} threads)", threads);
-}
-}  // namespace
-
 RuntimeInfo configure_runtime(const Config& cfg) {
   RuntimeInfo rt;
   const bool cuda = torch::cuda::is_available();
@@ -61,6 +55,10 @@ RuntimeInfo configure_runtime(const Config& cfg) {
     if (pos != std::string::npos) rt.cuda_version = config.substr(pos + 13, config.find('\n', pos) - pos - 13);
   }
   return rt;
+}
+
+std::string cpu_device_name(int threads) {
+  return fmt::format("cpu ({} threads)", threads);
 }
 
 int recorded_cpu_threads(const std::string& device_name) {

@@ -30,6 +30,8 @@ RuntimeInfo configure_runtime(const Config& cfg);
 // Intra-op reductions split their work by thread, so a deterministic CPU run repeats bit for bit
 // only with the same count: `rerun` pins it (run.threads = 0 means all cores, which differ by machine).
 int recorded_cpu_threads(const std::string& device_name);
+// The device name of a CPU run on `threads` intra-op threads: "cpu (2 threads)".
+std::string cpu_device_name(int threads);
 
 // Evaluates `model` on every image of `ds` (eval mode, no grad) with every metric. With
 // `examples`, the first eval.examples images, labels and predictions are stored in it.

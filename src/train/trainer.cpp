@@ -168,7 +168,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   LogFileScope log_scope(paths.work_dir / "train.log");
   spdlog::info("run {} -> {}", paths.run_id, paths.result_file.string());
 
-  const RuntimeInfo rt = configure_runtime(cfg);
+  RuntimeInfo rt = configure_runtime(cfg);
   const torch::Device device = rt.device;
 
   // Data: refuse to start on a broken dataset (fast check: headers and label values).
@@ -199,13 +199,30 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   // Resume or start.
   CheckpointState state;
   state.config_hash = config_hash_hex(cfg);
+  state.cpu_threads = device.is_cpu() ? torch::get_num_threads() : 0;
   if (opt.restart) {
     remove_checkpoints(paths.work_dir);
     spdlog::info("starting from scratch (--restart; {} iterations)", total);
   } else if (auto ckpt = latest_checkpoint(paths.work_dir)) {
     state = load_checkpoint(*ckpt, model, *optimizer);
     scaler.load_state(state.loss_scaler);
-    if (cfg.optim.channels_last) to_channels_last(*model);  // loading replaced the tensors' storage
+    // The thread count changes a CPU run in rounding: with run.threads = 0 (all cores, which
+    // differ between machines, e.g. after a SLURM requeue), resume on the checkpoint's count.
+    if (device.is_cpu() && state.cpu_threads > 0 && state.cpu_threads != torch::get_num_threads()) {
+      if (cfg.run.threads == 0) {
+        spdlog::info("resuming on the checkpoint's {} threads (run.threads = 0 would give {} here)", state.cpu_threads,
+                     torch::get_num_threads());
+        torch::set_num_threads(state.cpu_threads);
+        rt.device_name = cpu_device_name(state.cpu_threads);
+      } else {
+        spdlog::warn(
+            "the checkpoint ran on {} threads, this run on run.threads = {}: it will differ in rounding from "
+            "an uninterrupted run",
+            state.cpu_threads, cfg.run.threads);
+      }
+    }
+    state.cpu_threads = device.is_cpu() ? torch::get_num_threads() : 0;  // what later checkpoints record
+    if (cfg.optim.channels_last) to_channels_last(*model);               // loading replaced the tensors' storage
     if (state.config_hash != config_hash_hex(cfg))
       throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
                                 ckpt->string(), state.config_hash, config_hash_hex(cfg)));

@@ -167,6 +167,32 @@ TEST_CASE("a resume with run.threads = 0 runs on the checkpoint's thread count, 
   CHECK(a.final()->confusion == b.final()->confusion);
 }
 
+TEST_CASE("a newest checkpoint that does not load falls back to the one before it", "[train][e2e]") {
+  TempDir straight, resumed;
+  const std::string common = "optim.iterations=12 eval.every=0 checkpoint.every=3 checkpoint.keep=2";
+  REQUIRE(run_fcnlab("train " + toy_args(straight, common)).exit_code == 0);
+  REQUIRE(run_fcnlab("train " + toy_args(resumed, common) + " --stop-after 7").exit_code == 1);
+  std::filesystem::path work;  // the run's work dir, the only one
+  for (const auto& e : std::filesystem::directory_iterator(resumed / "adhoc/.work"))
+    if (e.is_directory()) work = e.path();
+  const auto ckpts = list_checkpoints(work);
+  REQUIRE(ckpts.size() == 2);
+  REQUIRE(ckpts[0].first == 6);
+  REQUIRE(ckpts[1].first == 7);
+  const std::string bytes = fcnlab::test::read_file(ckpts[1].second);
+  fcnlab::test::write_file(ckpts[1].second, bytes.substr(0, bytes.size() / 3));  // renamed, but short
+  const auto second = run_fcnlab("train " + toy_args(resumed, common));
+  INFO(second.out);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Contains("ckpt-000000007.pt") && Contains("trying the checkpoint before it") &&
+                             Contains("resuming from checkpoint") && Contains("ckpt-000000006.pt (iteration 6/12)"));
+  const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
+  const auto ta = a.train(), tb = b.train();
+  REQUIRE(ta.size() == tb.size());
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
+  CHECK(a.final()->confusion == b.final()->confusion);
+}
+
 TEST_CASE("a huge learning rate ends the run as diverged, with a file that says so", "[train][e2e]") {
   TempDir results;
   const auto r = run_fcnlab("train " + toy_args(results, "optim.iterations=40 optim.lr=1e12 optim.warmup=0"));

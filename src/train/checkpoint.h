@@ -11,7 +11,7 @@
 
 #include "model/fcn.h"
 #include "results/run_file.h"
-#include "train/run_paths.h"  // list_checkpoints, latest_checkpoint
+#include "train/run_paths.h"  // list_checkpoints
 
 namespace fcnlab {
 

@@ -43,10 +43,4 @@ std::vector<std::pair<std::int64_t, std::filesystem::path>> list_checkpoints(con
   return out;
 }
 
-std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir) {
-  auto all = list_checkpoints(dir);
-  if (all.empty()) return std::nullopt;
-  return all.back().second;
-}
-
 }  // namespace fcnlab

@@ -3,7 +3,6 @@
 // Torch-free: the sweep and report modules use it too.
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +27,5 @@ RunPaths run_paths(const Config& cfg, const std::string& subdir = "");
 
 // Checkpoints in a work dir (ckpt-<iteration>.pt), oldest first.
 std::vector<std::pair<std::int64_t, std::filesystem::path>> list_checkpoints(const std::filesystem::path& work_dir);
-std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& work_dir);
 
 }  // namespace fcnlab

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <ctime>
+#include <iterator>
 #include <optional>
 
 #include "config/loader.h"
@@ -203,8 +204,20 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   if (opt.restart) {
     remove_checkpoints(paths.work_dir);
     spdlog::info("starting from scratch (--restart; {} iterations)", total);
-  } else if (auto ckpt = latest_checkpoint(paths.work_dir)) {
-    state = load_checkpoint(*ckpt, model, *optimizer);
+  } else if (const auto ckpts = list_checkpoints(paths.work_dir); !ckpts.empty()) {
+    // Newest first. One that does not load (nothing is fsync'd, so a crash can leave the newest
+    // renamed into place but short) falls back to the one before it, which checkpoint.keep >= 2
+    // keeps; each load replaces the model, optimiser and RNG states as a whole.
+    std::optional<std::filesystem::path> ckpt;
+    for (auto it = ckpts.rbegin(); it != ckpts.rend() && !ckpt; ++it) {
+      try {
+        state = load_checkpoint(it->second, model, *optimizer);
+        ckpt = it->second;
+      } catch (const IoError& e) {
+        if (std::next(it) == ckpts.rend()) throw;
+        spdlog::warn("{}; trying the checkpoint before it", e.what());
+      }
+    }
     scaler.load_state(state.loss_scaler);
     // The thread count changes a CPU run in rounding: with run.threads = 0 (all cores, which
     // differ between machines, e.g. after a SLURM requeue), resume on the checkpoint's count.

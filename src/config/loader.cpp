@@ -369,6 +369,11 @@ const std::vector<std::string>& unhashed_keys() {
   return keys;
 }
 
+bool is_unhashed_key(std::string_view key) {
+  const auto& keys = unhashed_keys();
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
 struct ConfigBuilder::Impl {
   toml::table root;
   Origins origins;

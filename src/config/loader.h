@@ -48,6 +48,7 @@ void validate(const Config& config);
 const std::vector<std::string>& config_keys();
 // Keys that do not change results and are left out of the hash.
 const std::vector<std::string>& unhashed_keys();
+bool is_unhashed_key(std::string_view key);
 
 // Canonical TOML: sorted sections and keys, every key present.
 std::string to_canonical_toml(const Config& config);

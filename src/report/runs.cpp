@@ -66,9 +66,8 @@ LoadedRuns load_runs(const fs::path& dir) {
 std::vector<std::string> varying_keys(const std::vector<Run>& runs) {
   std::vector<std::string> out;
   if (runs.empty()) return out;
-  const auto& skip = unhashed_keys();
   for (const auto& [key, value] : runs.front().config) {
-    if (key == "run.seed" || std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
+    if (key == "run.seed" || is_unhashed_key(key)) continue;
     for (const auto& r : runs) {
       const auto it = r.config.find(key);
       if (it == r.config.end() || it->second != value) {

@@ -67,8 +67,7 @@ std::string where(const std::string& file, const toml::node& n, const std::strin
 // A key left out of the run id cannot be an axis: its values would all be the same run, and the
 // sweep would silently train one of them.
 void check_axis(const Axis& a, const std::string& where) {
-  const auto& unhashed = unhashed_keys();
-  if (a.values.size() < 2 || std::find(unhashed.begin(), unhashed.end(), a.key) == unhashed.end()) return;
+  if (a.values.size() < 2 || !is_unhashed_key(a.key)) return;
   throw ConfigError(
       fmt::format("{}: {} cannot be a sweep axis: it is left out of the run id (it does not change what "
                   "is computed), so its {} values would all be one run; give it one value",
@@ -126,9 +125,8 @@ SweepSpec finish(std::string name, const std::vector<std::filesystem::path>& bas
     spec.runs.push_back(std::move(run));
   }
   // Axis keys: every result-affecting key whose value differs between runs.
-  const auto& unhashed = unhashed_keys();
   for (const auto& key : config_keys()) {
-    if (std::find(unhashed.begin(), unhashed.end(), key) != unhashed.end() || spec.runs.empty()) continue;
+    if (is_unhashed_key(key) || spec.runs.empty()) continue;
     const std::string first = config_value(spec.runs.front().config, key);
     for (const auto& run : spec.runs)
       if (config_value(run.config, key) != first) {

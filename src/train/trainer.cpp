@@ -200,7 +200,6 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   // Resume or start.
   CheckpointState state;
   state.config_hash = config_hash_hex(cfg);
-  state.cpu_threads = device.is_cpu() ? torch::get_num_threads() : 0;
   if (opt.restart) {
     remove_checkpoints(paths.work_dir);
     spdlog::info("starting from scratch (--restart; {} iterations)", total);
@@ -218,6 +217,9 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
         spdlog::warn("{}; trying the checkpoint before it", e.what());
       }
     }
+    if (state.config_hash != config_hash_hex(cfg))
+      throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
+                                ckpt->string(), state.config_hash, config_hash_hex(cfg)));
     scaler.load_state(state.loss_scaler);
     // The thread count changes a CPU run in rounding: with run.threads = 0 (all cores, which
     // differ between machines, e.g. after a SLURM requeue), resume on the checkpoint's count.
@@ -234,17 +236,14 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
             state.cpu_threads, cfg.run.threads);
       }
     }
-    state.cpu_threads = device.is_cpu() ? torch::get_num_threads() : 0;  // what later checkpoints record
-    if (cfg.optim.channels_last) to_channels_last(*model);               // loading replaced the tensors' storage
-    if (state.config_hash != config_hash_hex(cfg))
-      throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
-                                ckpt->string(), state.config_hash, config_hash_hex(cfg)));
+    if (cfg.optim.channels_last) to_channels_last(*model);  // loading replaced the tensors' storage
     loader.seek(state.loader_epoch, state.loader_index);
     result.resumed_from = state.iteration;
     spdlog::info("resuming from checkpoint {} (iteration {}/{})", ckpt->string(), state.iteration, total);
   } else {
     spdlog::info("starting from scratch (no checkpoint; {} iterations)", total);
   }
+  state.cpu_threads = device.is_cpu() ? torch::get_num_threads() : 0;  // what this run's checkpoints record
   // The RNG seeded above (or restored from the checkpoint) drives dropout from here on.
 
   SignalScope signals;

@@ -89,6 +89,14 @@ std::filesystem::path only_h5(const std::filesystem::path& dir) {
   return found;
 }
 
+// Two runs that must be equal bit for bit: the same loss at every step and the same final confusion.
+void check_same_losses_and_confusion(const RunFileReader& a, const RunFileReader& b) {
+  CHECK(a.final()->confusion == b.final()->confusion);
+  const auto ta = a.train(), tb = b.train();
+  REQUIRE(ta.size() == tb.size());
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
+}
+
 }  // namespace
 
 TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class", "[train][e2e]") {
@@ -132,11 +140,8 @@ TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[trai
   CHECK_THAT(second.out, Contains("resuming from checkpoint"));
 
   const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
-  CHECK(a.final()->confusion == b.final()->confusion);
+  check_same_losses_and_confusion(a, b);
   CHECK(a.final()->scalars == b.final()->scalars);
-  const auto ta = a.train(), tb = b.train();
-  REQUIRE(ta.size() == tb.size());
-  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
   // Final weights identical.
   const Config cfg = fcnlab::test::toy_config();
   FCN ma = make_fcn(cfg.model, cfg.data.num_classes), mb = make_fcn(cfg.model, cfg.data.num_classes);
@@ -161,10 +166,7 @@ TEST_CASE("a resume with run.threads = 0 runs on the checkpoint's thread count, 
   CHECK_THAT(second.out, Contains("resuming on the checkpoint's 1 threads"));
   const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
   CHECK(b.info().device == "cpu (1 threads)");
-  const auto ta = a.train(), tb = b.train();
-  REQUIRE(ta.size() == tb.size());
-  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
-  CHECK(a.final()->confusion == b.final()->confusion);
+  check_same_losses_and_confusion(a, b);
 }
 
 TEST_CASE("a newest checkpoint that does not load falls back to the one before it", "[train][e2e]") {
@@ -187,10 +189,7 @@ TEST_CASE("a newest checkpoint that does not load falls back to the one before i
   CHECK_THAT(second.out, Contains("ckpt-000000007.pt") && Contains("trying the checkpoint before it") &&
                              Contains("resuming from checkpoint") && Contains("ckpt-000000006.pt (iteration 6/12)"));
   const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc"));
-  const auto ta = a.train(), tb = b.train();
-  REQUIRE(ta.size() == tb.size());
-  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
-  CHECK(a.final()->confusion == b.final()->confusion);
+  check_same_losses_and_confusion(a, b);
 }
 
 TEST_CASE("a huge learning rate ends the run as diverged, with a file that says so", "[train][e2e]") {

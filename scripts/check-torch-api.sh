@@ -53,7 +53,7 @@ check() {
   if ! out=$(g++ "${flags[@]}" "${extra[@]}" "$@" "$f" 2>&1); then
     echo "FAIL $f $*"; echo "$out" | grep -E 'error|note: ' | head -20; return 1
   fi
-  if echo "$out" | grep -q 'deprecated'; then echo "deprecated API in $f:"; echo "$out" | grep -A2 deprecated | head -12; fi
+  if grep -q 'deprecated' <<<"$out"; then echo "deprecated API in $f:"; echo "$out" | grep -A2 deprecated | head -12; fi
 }
 jobs=$(nproc)
 pids=()

@@ -84,7 +84,7 @@ for kb in 64 400 1200; do
     [ "$(run_status "$(find "$d" -name '*.h5' | head -1)")" = finished ] || fail "rc 0 but no finished file at ${kb} KiB"
   else
     [ $rc = 1 ] || fail "disk full at ${kb} KiB: exit $rc, expected 1: $out"
-    echo "$out" | grep -Eq "$d|File too large|No space" || fail "disk full at ${kb} KiB: message names no file: $out"
+    grep -Eq "$d|File too large|No space" <<<"$out" || fail "disk full at ${kb} KiB: message names no file: $out"
     no_result "$d" "disk full at ${kb} KiB"
     note "ok (1): disk full at ${kb} KiB: $(echo "$out" | grep -E "fcnlab:" | head -1 | cut -c1-160)"
   fi

@@ -8,14 +8,15 @@ make_toy 16 4
 ARGS=(sweep $(toy_args) --name div optim.lr=0.05,1e30 optim.warmup=0 optim.iterations=8 run.results_dir=$WORK/res)
 out=$(timeout 600 "$FCNLAB" "${ARGS[@]}" 2>&1) || fail "the sweep exited non-zero:
 $out"
-echo "$out" | grep -q "1 diverged, 0 failed" || fail "expected 1 diverged, 0 failed:
+grep -q "1 diverged, 0 failed" <<<"$out" || fail "expected 1 diverged, 0 failed:
 $out"
 EXP=$WORK/res/div
 n_div=0 n_fin=0
 for f in "$EXP"/*.h5; do
   case "$(run_status "$f")" in
     diverged) n_div=$((n_div + 1))
-              "$FCNLAB" show --no-config "$f" | grep -Eq "^status +diverged \(loss became (nan|inf|-inf) .*lr [0-9.]+e\+(29|30)\)" || fail "$f: the diverged run is not the lr 1e30 one";;
+              grep -Eq "^status +diverged \(loss became (nan|inf|-inf) .*lr [0-9.]+e\+(29|30)\)" <<<"$("$FCNLAB" show --no-config "$f")" ||
+                fail "$f: the diverged run is not the lr 1e30 one";;
     finished) n_fin=$((n_fin + 1));;
     *) fail "$f: unexpected status";;
   esac
@@ -23,5 +24,5 @@ done
 [ $n_div = 1 ] && [ $n_fin = 1 ] || fail "$n_div diverged, $n_fin finished"
 if compgen -G "$EXP/.work/*/ckpt-*.pt" >/dev/null; then fail "checkpoints left behind"; fi
 again=$("$FCNLAB" "${ARGS[@]}" 2>&1) || fail "second sweep exited non-zero"
-echo "$again" | grep -q "0 trained now, 2 already done" || fail "the diverged run was retrained: $again"
+grep -q "0 trained now, 2 already done" <<<"$again" || fail "the diverged run was retrained: $again"
 note "PASS: the lr=1e30 run diverged, the other finished; a second sweep retrains neither"

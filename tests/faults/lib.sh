@@ -62,7 +62,9 @@ expect_fail() {
   out=$("$@" 2>&1) || rc=$?
   [ "$rc" = "$code" ] || fail "$what: exit $rc, expected $code; output:
 $out"
-  echo "$out" | grep -Eq -- "$pattern" || fail "$what: message does not match /$pattern/; output:
+  # A here-string, not `echo | grep -q`: bash's echo writes a line at a time to a pipe, so grep -q
+  # can exit on an early match before the next line; under pipefail the SIGPIPE fails the test.
+  grep -Eq -- "$pattern" <<<"$out" || fail "$what: message does not match /$pattern/; output:
 $out"
   note "ok ($rc): $what: $(echo "$out" | grep -E -- "$pattern" | head -1 | cut -c1-160)"
 }

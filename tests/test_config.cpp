@@ -203,13 +203,35 @@ TEST_CASE("the hash ignores outputs and workers, and follows every result-affect
     INFO(o);
     CHECK(config_hash(load_config({}, {o})) == h);
   }
-  for (const char* o : {"model.skip=16", "model.fusion=concat", "model.upsample=bilinear", "model.padding=same",
-                        "model.width=0.5", "model.batchnorm=true", "model.score_scaling=true", "loss.name=dice",
-                        "loss.aux_weight=0.5", "optim.lr=0.001", "optim.momentum=0.99", "optim.iterations=10",
-                        "optim.schedule=poly", "run.seed=1", "data.root=other", "eval.bf_tolerance=0.01"}) {
+  for (const char* o :
+       {"model.skip=16", "model.fusion=concat", "model.upsample=bilinear", "model.padding=same", "model.width=0.5",
+        "model.batchnorm=true", "model.score_scaling=true", "loss.name=dice", "loss.aux_weight=0.5", "optim.lr=0.001",
+        "optim.momentum=0.99", "optim.iterations=10", "optim.schedule=poly", "run.seed=1", "data.root=other",
+        "eval.bf_tolerance=0.01", "optim.bias_lr_mult=2", "optim.bias_decay_mult=0"}) {
     INFO(o);
     CHECK(config_hash(load_config({}, {o})) != h);
   }
+}
+
+TEST_CASE("keys added after run ids existed are hashed only away from their defaults", "[config]") {
+  // Spelling out a default keeps the id a config had before the key existed; any other value is a
+  // different run, and each value its own id.
+  const auto h = config_hash(Config{});
+  CHECK(config_hash(load_config({}, {"optim.bias_lr_mult=1.0", "optim.bias_decay_mult=1.0"})) == h);
+  const auto lr2 = config_hash(load_config({}, {"optim.bias_lr_mult=2"}));
+  const auto lr3 = config_hash(load_config({}, {"optim.bias_lr_mult=3"}));
+  const auto decay0 = config_hash(load_config({}, {"optim.bias_decay_mult=0"}));
+  const auto both = config_hash(load_config({}, {"optim.bias_lr_mult=2", "optim.bias_decay_mult=0"}));
+  CHECK(lr2 != lr3);
+  CHECK(lr2 != decay0);
+  CHECK(both != lr2);
+  CHECK(both != decay0);
+  // The resolved config saved beside a run lists them either way.
+  CHECK_THAT(to_canonical_toml(Config{}), Contains("bias_lr_mult = 1.0") && Contains("bias_decay_mult = 1.0"));
+  CHECK_THAT(error_of([] { load_config({}, {"optim.bias_lr_mult=-1"}); }),
+             Contains("optim.bias_lr_mult") && Contains("must be >= 0"));
+  CHECK_THAT(error_of([] { load_config({}, {"optim.bias_decay_mult=-0.5"}); }),
+             Contains("optim.bias_decay_mult") && Contains("must be >= 0"));
 }
 
 TEST_CASE("diff_from_default lists only changed keys", "[config]") {

@@ -2,6 +2,7 @@
 // forward/backward of a step, the fp16 loss-scaler state in checkpoints.
 #include "catch_torch.h"
 
+#include <map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -265,6 +266,77 @@ TEST_CASE("optim.fuse_conv_relu: the FCN computes the same, with every VGG conv 
     CHECK_THROWS_WITH(
         toy_config({"optim.fuse_conv_relu=true", "run.deterministic=false", "model.batchnorm=true"}),
         Catch::Matchers::Contains("optim.fuse_conv_relu") && Catch::Matchers::Contains("model.batchnorm = false"));
+  }
+}
+
+TEST_CASE("make_optimizer: biases at bias_lr_mult x lr and bias_decay_mult x weight decay", "[device]") {
+  const Config cfg = toy_config({"optim.name=sgd", "optim.momentum=0.9", "optim.weight_decay=0.1",
+                                 "optim.bias_lr_mult=2", "optim.bias_decay_mult=0"});
+  FCN model = twin_models(cfg, cfg, 3).first;
+  std::vector<std::string> bias_names, other_names;
+  for (const auto& p : model->named_parameters())
+    if (p.value().requires_grad())
+      (p.key().size() >= 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0 ? bias_names : other_names)
+          .push_back(p.key());
+  REQUIRE(!bias_names.empty());
+
+  SECTION("defaults: one group of every trainable parameter, in model order") {
+    const Config plain = toy_config({"optim.name=sgd"});
+    const auto opt = make_optimizer(plain.optim, model);
+    REQUIRE(opt->param_groups().size() == 1);
+    const auto expected = trainable_parameters(model);
+    const auto& got = opt->param_groups()[0].params();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i].is_same(expected[i]));
+    set_learning_rate(*opt, plain.optim, 0.25);
+    CHECK(opt->param_groups()[0].options().get_lr() == 0.25);
+  }
+  SECTION("SGD: the first step moves biases by 2 lr g and the rest by lr (g + decay p)") {
+    const auto opt = make_optimizer(cfg.optim, model);
+    REQUIRE(opt->param_groups().size() == 2);
+    CHECK(opt->param_groups()[0].params().size() == other_names.size());
+    CHECK(opt->param_groups()[1].params().size() == bias_names.size());
+    const double lr = 0.01;
+    set_learning_rate(*opt, cfg.optim, lr);
+    CHECK(opt->param_groups()[0].options().get_lr() == lr);
+    CHECK(opt->param_groups()[1].options().get_lr() == 2 * lr);
+    std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> before;  // name -> (value, grad)
+    torch::manual_seed(11);
+    for (auto& p : model->named_parameters()) {
+      if (!p.value().requires_grad()) continue;
+      p.value().mutable_grad() = torch::randn_like(p.value());
+      before[p.key()] = {p.value().detach().clone(), p.value().grad().clone()};
+    }
+    opt->step();
+    const auto now = model->named_parameters();
+    for (const auto& name : bias_names) {
+      INFO(name);
+      const auto& [p0, g] = before.at(name);
+      CHECK(torch::allclose(now[name], p0 - 2 * lr * g, 1e-6, 1e-7));
+    }
+    for (const auto& name : other_names) {
+      INFO(name);
+      const auto& [p0, g] = before.at(name);
+      CHECK(torch::allclose(now[name], p0 - lr * (g + 0.1 * p0), 1e-6, 1e-7));
+    }
+  }
+  SECTION("Adam: the bias group carries its own learning rate and decay") {
+    const Config adam = toy_config(
+        {"optim.name=adam", "optim.weight_decay=0.1", "optim.bias_lr_mult=0.5", "optim.bias_decay_mult=0.25"});
+    const auto opt = make_optimizer(adam.optim, model);
+    REQUIRE(opt->param_groups().size() == 2);
+    set_learning_rate(*opt, adam.optim, 0.004);
+    const auto& rest = static_cast<const torch::optim::AdamOptions&>(opt->param_groups()[0].options());
+    const auto& bias = static_cast<const torch::optim::AdamOptions&>(opt->param_groups()[1].options());
+    CHECK(rest.lr() == 0.004);
+    CHECK(bias.lr() == 0.002);
+    CHECK(rest.weight_decay() == 0.1);
+    CHECK(bias.weight_decay() == Approx(0.025));
+  }
+  SECTION("an optimiser of another grouping is refused") {
+    const Config plain = toy_config({"optim.name=sgd"});
+    const auto one_group = make_optimizer(plain.optim, model);
+    CHECK_THROWS_AS(set_learning_rate(*one_group, cfg.optim, 0.1), std::logic_error);
   }
 }
 

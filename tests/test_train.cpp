@@ -169,6 +169,29 @@ TEST_CASE("a resume with run.threads = 0 runs on the checkpoint's thread count, 
   check_same_losses_and_confusion(a, b);
 }
 
+TEST_CASE("with Caffe's bias multipliers a resumed run still equals a straight one, and both differ from the default",
+          "[train][e2e]") {
+  // Two parameter groups (the rest, the biases), momentum buffers in both, through a checkpoint.
+  TempDir straight, resumed, plain;
+  const std::string common = "optim.iterations=12 eval.every=0 checkpoint.every=0";
+  const std::string biases = " optim.bias_lr_mult=2 optim.bias_decay_mult=0";
+  REQUIRE(run_fcnlab("train " + toy_args(straight, common + biases)).exit_code == 0);
+  REQUIRE(run_fcnlab("train " + toy_args(resumed, common + biases) + " --stop-after 6").exit_code == 1);
+  const auto second = run_fcnlab("train " + toy_args(resumed, common + biases));
+  INFO(second.out);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Contains("resuming from checkpoint"));
+  REQUIRE(run_fcnlab("train " + toy_args(plain, common)).exit_code == 0);
+  const RunFileReader a(only_h5(straight / "adhoc")), b(only_h5(resumed / "adhoc")), c(only_h5(plain / "adhoc"));
+  check_same_losses_and_confusion(a, b);
+  CHECK(a.info().run_id != c.info().run_id);
+  // The multipliers reach the update: the loss curves part after the first step.
+  const auto ta = a.train(), tc = c.train();
+  REQUIRE(ta.size() == tc.size());
+  CHECK(ta.front().loss == tc.front().loss);
+  CHECK(ta.back().loss != tc.back().loss);
+}
+
 TEST_CASE("a newest checkpoint that does not load falls back to the one before it", "[train][e2e]") {
   TempDir straight, resumed;
   const std::string common = "optim.iterations=12 eval.every=0 checkpoint.every=3 checkpoint.keep=2";

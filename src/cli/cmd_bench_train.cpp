@@ -82,7 +82,7 @@ int bench_train(const Args& args) {
   prepare_model(model, cfg, dev);
   model->train();
   const std::vector<torch::Tensor> params = trainable_parameters(model);
-  const auto opt = make_optimizer(cfg.optim, params);
+  const auto opt = make_optimizer(cfg.optim, model);
   const auto loss_fn = make_step_loss(cfg, cfg.loss.class_weights);
   LossScaler scaler(dev, cfg.optim.amp == Amp::fp16);
   const StepSettings settings{dev, cfg.optim.amp, cfg.optim.channels_last};

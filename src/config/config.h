@@ -78,6 +78,11 @@ struct OptimConfig {
   double lr = 1e-4;
   double momentum = 0.9;
   double weight_decay = 5e-4;
+  // Every parameter named `bias` (BatchNorm's shift included) trains at bias_lr_mult x the learning
+  // rate and bias_decay_mult x the weight decay: Caffe's lr_mult / decay_mult, 2 and 0 in the FCN
+  // reference nets. 1 and 1 put all parameters in one group, as before these keys existed.
+  double bias_lr_mult = 1.0;
+  double bias_decay_mult = 1.0;
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   Schedule schedule = Schedule::fixed;

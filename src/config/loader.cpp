@@ -83,6 +83,8 @@ void visit_fields(C& c, V&& v) {
   v("optim.lr", c.optim.lr);
   v("optim.momentum", c.optim.momentum);
   v("optim.weight_decay", c.optim.weight_decay);
+  v("optim.bias_lr_mult", c.optim.bias_lr_mult);
+  v("optim.bias_decay_mult", c.optim.bias_decay_mult);
   v("optim.adam_beta1", c.optim.adam_beta1);
   v("optim.adam_beta2", c.optim.adam_beta2);
   v("optim.schedule", c.optim.schedule);
@@ -374,6 +376,14 @@ bool is_unhashed_key(std::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
+const std::vector<std::string>& keys_hashed_when_set() {
+  // Result-affecting keys added after run ids were in use. At their default they reproduce what
+  // was computed before they existed, so there they are left out of the hash, and every earlier
+  // run id stays valid; any other value is hashed as usual.
+  static const std::vector<std::string> keys{"optim.bias_decay_mult", "optim.bias_lr_mult"};
+  return keys;
+}
+
 struct ConfigBuilder::Impl {
   toml::table root;
   Origins origins;
@@ -568,6 +578,8 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.optim.lr > 0, "optim.lr", "must be > 0");
   v.check(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", "must be in [0, 1)");
   v.check(c.optim.weight_decay >= 0, "optim.weight_decay", "must be >= 0");
+  v.check(c.optim.bias_lr_mult >= 0, "optim.bias_lr_mult", "must be >= 0 (0 freezes the biases)");
+  v.check(c.optim.bias_decay_mult >= 0, "optim.bias_decay_mult", "must be >= 0");
   v.check(c.optim.adam_beta1 >= 0 && c.optim.adam_beta1 < 1, "optim.adam_beta1", "must be in [0, 1)");
   v.check(c.optim.adam_beta2 >= 0 && c.optim.adam_beta2 < 1, "optim.adam_beta2", "must be in [0, 1)");
   v.check(c.optim.poly_power > 0, "optim.poly_power", "must be > 0");
@@ -642,9 +654,16 @@ std::string diff_from_default(const Config& config) {
 
 std::uint64_t config_hash(const Config& config) {
   auto t = to_table(config);
-  for (const auto& key : unhashed_keys()) {
+  const auto erase = [&t](std::string_view key) {
     const auto dot = key.find('.');
     if (auto* section = t.get_as<toml::table>(key.substr(0, dot))) section->erase(key.substr(dot + 1));
+  };
+  for (const auto& key : unhashed_keys()) erase(key);
+  static const toml::table defaults = to_table(Config{});
+  for (const auto& key : keys_hashed_when_set()) {
+    const auto value = t.at_path(key);
+    const auto fallback = defaults.at_path(key);
+    if (value && fallback && format_value(*value.node()) == format_value(*fallback.node())) erase(key);
   }
   return hash64(format_table(t));
 }

@@ -49,12 +49,16 @@ const std::vector<std::string>& config_keys();
 // Keys that do not change results and are left out of the hash.
 const std::vector<std::string>& unhashed_keys();
 bool is_unhashed_key(std::string_view key);
+// Keys that change results but are hashed only away from their defaults (added after run ids were
+// in use; their defaults compute what was computed before, so earlier ids stay valid).
+const std::vector<std::string>& keys_hashed_when_set();
 
 // Canonical TOML: sorted sections and keys, every key present.
 std::string to_canonical_toml(const Config& config);
 // Canonical TOML of only the keys whose values differ from the defaults.
 std::string diff_from_default(const Config& config);
-// Stable 64-bit hash of the canonical TOML without the unhashed keys.
+// Stable 64-bit hash of the canonical TOML without the unhashed keys (and keys_hashed_when_set()
+// at their defaults).
 std::uint64_t config_hash(const Config& config);
 std::string config_hash_hex(const Config& config);
 

@@ -13,17 +13,55 @@ void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
   model->backbone->set_fuse_conv_relu(cfg.optim.fuse_conv_relu);
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params) {
+namespace {
+
+bool has_bias_group(const OptimConfig& o) {
+  return o.bias_lr_mult != 1.0 || o.bias_decay_mult != 1.0;
+}
+
+template <class Options>
+std::vector<torch::optim::OptimizerParamGroup> param_groups(const OptimConfig& o, FCN& model, const Options& options) {
+  if (!has_bias_group(o)) return {torch::optim::OptimizerParamGroup(trainable_parameters(model))};
+  std::vector<torch::Tensor> rest, biases;
+  for (const auto& p : model->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    const auto& name = p.key();
+    const auto dot = name.rfind('.');
+    (name.compare(dot == std::string::npos ? 0 : dot + 1, std::string::npos, "bias") == 0 ? biases : rest)
+        .push_back(p.value());
+  }
+  auto bias_options = std::make_unique<Options>(options);
+  bias_options->lr(o.lr * o.bias_lr_mult).weight_decay(o.weight_decay * o.bias_decay_mult);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::move(rest));
+  groups.emplace_back(std::move(biases), std::move(bias_options));
+  return groups;
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, FCN& model) {
   switch (o.name) {
-    case Optimizer::sgd:
-      return std::make_unique<ForeachSGD>(
-          std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
-    case Optimizer::adam:
-      return std::make_unique<torch::optim::Adam>(
-          std::move(params),
-          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay));
+    case Optimizer::sgd: {
+      const auto options = torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay);
+      return std::make_unique<ForeachSGD>(param_groups(o, model, options), options);
+    }
+    case Optimizer::adam: {
+      const auto options =
+          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay);
+      return std::make_unique<torch::optim::Adam>(param_groups(o, model, options), options);
+    }
   }
   throw ConfigError("optim.name: unsupported optimiser");
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, const OptimConfig& o, double lr) {
+  auto& groups = optimizer.param_groups();
+  const std::size_t expected = has_bias_group(o) ? 2 : 1;
+  if (groups.size() != expected)
+    throw std::logic_error("set_learning_rate: the optimiser was not made by make_optimizer for this config");
+  groups[0].options().set_lr(lr);
+  if (expected == 2) groups[1].options().set_lr(lr * o.bias_lr_mult);
 }
 
 std::unique_ptr<Loss> make_step_loss(const Config& cfg, std::vector<double> class_weights) {

@@ -20,8 +20,16 @@ namespace fcnlab {
 // optim.channels_last (to_channels_last) and optim.fuse_conv_relu (VGG16Impl::set_fuse_conv_relu).
 void prepare_model(FCN& model, const Config& cfg, const torch::Device& device);
 
-// The optimiser of optim.name over `params`: SGD with momentum and weight decay (ForeachSGD), or Adam.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> params);
+// The optimiser of optim.name over the model's trainable parameters: SGD with momentum and weight
+// decay (ForeachSGD), or Adam. With optim.bias_lr_mult and optim.bias_decay_mult both 1, one
+// parameter group holds every parameter in model order; otherwise there are two, the rest and then
+// the parameters named `bias`, the latter with bias_decay_mult x the weight decay and (see
+// set_learning_rate) bias_lr_mult x the learning rate.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, FCN& model);
+
+// Sets the learning rate of an optimiser from make_optimizer(o, ...) to `lr`, and of its bias group
+// to lr x o.bias_lr_mult.
+void set_learning_rate(torch::optim::Optimizer& optimizer, const OptimConfig& o, double lr);
 
 // The training loss of `cfg` (make_loss with `class_weights`): with run.deterministic = false, the
 // fused CE kernels (LossKernels::fused), otherwise the deterministic formulations.

@@ -86,10 +86,6 @@ std::string host_name() {
   return buf;
 }
 
-void set_lr(torch::optim::Optimizer& opt, double lr) {
-  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
-}
-
 // Median-frequency class weights from the training labels (loss.class_weights = "median_freq").
 std::vector<double> class_weights_for(const Config& cfg, const VocSegmentation& train) {
   if (cfg.loss.class_weighting == ClassWeighting::given) return cfg.loss.class_weights;
@@ -184,7 +180,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   FCN model = make_fcn(cfg.model, num_classes);
   prepare_model(model, cfg, device);
   const std::vector<torch::Tensor> params = trainable_parameters(model);
-  auto optimizer = make_optimizer(cfg.optim, params);
+  auto optimizer = make_optimizer(cfg.optim, model);
   const auto loss_fn = make_step_loss(cfg, class_weights_for(cfg, *train_set));
   LossScaler scaler(device, cfg.optim.amp == Amp::fp16);
   const StepSettings step_settings{device, cfg.optim.amp, cfg.optim.channels_last};
@@ -340,7 +336,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   std::int64_t it = state.iteration;
   while (it < total) {
     const double lr = learning_rate(cfg.optim, it, total);
-    set_lr(*optimizer, lr);
+    set_learning_rate(*optimizer, cfg.optim, lr);
     optimizer->zero_grad();
     torch::Tensor step_loss;
     for (int k = 0; k < cfg.optim.iter_size; ++k) {

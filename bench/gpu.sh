@@ -124,8 +124,9 @@ fi
 echo "correctness done at $(elapsed)"
 
 echo "== timing: $iters steps per repeat, median of 3 repeats, same GPU, same call"
-# The FCN of eager_reference.py: learned (trainable) upsampling and no score scaling, random init.
-same="model.pretrained= model.upsample=learned model.score_scaling=false"
+# The FCN of eager_reference.py: learned (trainable) upsampling and no score scaling, random init,
+# and its optimiser: one parameter group (the preset's bias group would add a few launches a step).
+same="model.pretrained= model.upsample=learned model.score_scaling=false optim.bias_lr_mult=1 optim.bias_decay_mult=1"
 bench() {  # name, fcnlab bench train args...
   local name=$1; shift
   within 90 $F bench train --config configs/fcn8s.toml $same run.device=$dev $small --iters "$iters" --repeats 3 \

@@ -250,6 +250,13 @@ TEST_CASE("every preset loads", "[config]") {
   }
   CHECK(load_config({fcnlab::test::source_dir() / "configs/fcn32s.toml"}, {}).model.skip == Skip::s32);
   CHECK(load_config({fcnlab::test::source_dir() / "configs/toy.toml"}, {}).model.padding == Padding::same);
+  // The paper presets train biases as Caffe's FCN nets do (lr_mult 2, decay_mult 0).
+  for (const char* name : {"fcn32s.toml", "fcn16s.toml", "fcn8s.toml"}) {
+    INFO(name);
+    const Config c = load_config({fcnlab::test::source_dir() / "configs" / name}, {});
+    CHECK(c.optim.bias_lr_mult == 2.0);
+    CHECK(c.optim.bias_decay_mult == 0.0);
+  }
 }
 
 TEST_CASE("string values with quotes, backslashes and control characters survive the canonical TOML", "[config]") {

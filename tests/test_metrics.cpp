@@ -1,6 +1,7 @@
 // Tests of src/metrics: the exact distance transform against brute force, the confusion matrix
 // and the four FCN scores (absent-class rule included), and the boundary metrics on shapes whose
 // answers are known in closed form (half-plane trimaps, shifted squares, eroded squares).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -349,4 +350,111 @@ TEST_CASE("the evaluator keeps per-image confusions, merges in order and checks 
   CHECK_THROWS_AS(all.process(bad.data(), gts[0].data(), h, w), DataError);
   all.reset();
   CHECK(all.evaluate().images == 0);
+}
+
+TEST_CASE("per-image boundary data: weights count images again, and no weights give evaluate()'s scores") {
+  // Images of random rectangles (some with a void outline) and predictions that shift and relabel
+  // some of them: boundaries, bands and trimaps of every kind.
+  std::mt19937 rng(11);
+  const int h = 24, w = 30, C = 5;
+  std::uniform_int_distribution<int> cls(0, C - 1), xs(0, w - 1), ys(0, h - 1), shift(-2, 2), coin(0, 3);
+  std::vector<Bytes> gts, prs;
+  for (int i = 0; i < 5; ++i) {
+    Bytes g(static_cast<std::size_t>(h * w), 0), p(g.size(), 0);
+    for (int r = 0; r < 4; ++r) {
+      const int x0 = xs(rng), y0 = ys(rng), x1 = std::min(w, x0 + 4 + xs(rng) / 2),
+                y1 = std::min(h, y0 + 4 + ys(rng) / 2);
+      const auto c = static_cast<std::uint8_t>(cls(rng));
+      const auto pc = static_cast<std::uint8_t>(coin(rng) == 0 ? cls(rng) : c);
+      const int dx = shift(rng), dy = shift(rng);
+      const bool outline = coin(rng) == 0;
+      for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) {
+          const bool edge = y == y0 || y == y1 - 1 || x == x0 || x == x1 - 1;
+          g[static_cast<std::size_t>(y * w + x)] = outline && edge ? 255 : c;
+          const int px = std::clamp(x + dx, 0, w - 1), py = std::clamp(y + dy, 0, h - 1);
+          p[static_cast<std::size_t>(py * w + px)] = pc;
+        }
+    }
+    gts.push_back(g);
+    prs.push_back(p);
+  }
+  const BoundaryOptions opts{{1, 2, 4}, 0.05, 0.05};
+  const int K = 3;
+  SegmentationEvaluator once(C, opts);
+  for (int i = 0; i < 5; ++i)
+    once.process(prs[static_cast<std::size_t>(i)].data(), gts[static_cast<std::size_t>(i)].data(), h, w);
+  const EvalResult r = once.evaluate();
+  REQUIRE(r.per_image_bf.size() == static_cast<std::size_t>(5 * C));
+  REQUIRE(r.per_image_boundary_band.size() == static_cast<std::size_t>(5 * C * 2));
+  REQUIRE(r.per_image_trimap.size() == static_cast<std::size_t>(5 * K * C * 3));
+  CHECK(r.bf_score > 0.1);
+  CHECK(r.bf_score < 0.95);
+  CHECK(r.boundary_iou > 0.1);
+  CHECK(r.boundary_iou < 0.95);
+
+  // Without weights: exactly what evaluate() reported.
+  const auto bf = bf_from_images(r.per_image_bf, C, {});
+  const auto biou = boundary_iou_from_images(r.per_image_boundary_band, C, {});
+  CHECK(bf.score == r.bf_score);
+  CHECK(biou.score == r.boundary_iou);
+  for (int c = 0; c < C; ++c) {
+    const auto k = static_cast<std::size_t>(c);
+    CHECK((bf.per_class[k] == r.bf_per_class[k] || (std::isnan(bf.per_class[k]) && std::isnan(r.bf_per_class[k]))));
+    CHECK((biou.per_class[k] == r.boundary_iou_per_class[k] ||
+           (std::isnan(biou.per_class[k]) && std::isnan(r.boundary_iou_per_class[k]))));
+  }
+  for (int k = 0; k < K; ++k) {
+    const Scores t = trimap_from_images(r.per_image_trimap, K, C, k, {});
+    CHECK(t.pixel_acc == r.trimap_pixel_acc[static_cast<std::size_t>(k)]);
+    CHECK(t.mean_iou == r.trimap_mean_iou[static_cast<std::size_t>(k)]);
+  }
+
+  // Weights {2, 0, 1, 3, 1} give the scores of a split holding those images that many times.
+  const std::vector<std::uint32_t> weights{2, 0, 1, 3, 1};
+  SegmentationEvaluator repeated(C, opts);
+  for (std::size_t i = 0; i < weights.size(); ++i)
+    for (std::uint32_t n = 0; n < weights[i]; ++n) repeated.process(prs[i].data(), gts[i].data(), h, w);
+  const EvalResult d = repeated.evaluate();
+  CHECK(d.bf_score != Approx(r.bf_score));  // the weights matter here
+  CHECK(bf_from_images(r.per_image_bf, C, weights).score == Approx(d.bf_score).epsilon(1e-12));
+  CHECK(boundary_iou_from_images(r.per_image_boundary_band, C, weights).score == d.boundary_iou);
+  for (int k = 0; k < K; ++k) {
+    const Scores t = trimap_from_images(r.per_image_trimap, K, C, k, weights);
+    CHECK(t.pixel_acc == d.trimap_pixel_acc[static_cast<std::size_t>(k)]);
+    CHECK(t.mean_iou == d.trimap_mean_iou[static_cast<std::size_t>(k)]);
+  }
+
+  // Sizes that do not fit are refused.
+  CHECK_THROWS_AS(bf_from_images(r.per_image_bf, C, {1, 2}), DataError);
+  CHECK_THROWS_AS(boundary_iou_from_images({1, 2, 3}, C, {}), DataError);
+  CHECK_THROWS_AS(trimap_from_images(r.per_image_trimap, K, C, K, {}), DataError);
+}
+
+TEST_CASE("scores from marginals equal the scores of the confusion") {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> count(0, 40);
+  const int C = 6;
+  std::vector<std::int64_t> m(static_cast<std::size_t>(C * C));
+  for (auto& v : m) v = count(rng);
+  m[2 * C + 2] = 0;  // a class with ground truth but no right pixel
+  for (int j = 0; j < C; ++j)
+    m[static_cast<std::size_t>(5 * C + j)] = m[static_cast<std::size_t>(j * C + 5)] = 0;  // class 5: absent
+  std::vector<std::int64_t> diag(C), row(C, 0), col(C, 0);
+  for (int i = 0; i < C; ++i) {
+    diag[static_cast<std::size_t>(i)] = m[static_cast<std::size_t>(i * C + i)];
+    for (int j = 0; j < C; ++j) {
+      row[static_cast<std::size_t>(i)] += m[static_cast<std::size_t>(i * C + j)];
+      col[static_cast<std::size_t>(j)] += m[static_cast<std::size_t>(i * C + j)];
+    }
+  }
+  const Scores a = scores_from_confusion(m.data(), C),
+               b = scores_from_marginals(diag.data(), row.data(), col.data(), C);
+  CHECK(a.pixel_acc == b.pixel_acc);
+  CHECK(a.mean_acc == b.mean_acc);
+  CHECK(a.mean_iou == b.mean_iou);
+  CHECK(a.fw_iou == b.fw_iou);
+  CHECK(b.classes_counted_iou == C - 1);
+  CHECK(std::isnan(b.per_class_iou[5]));
+  CHECK(b.per_class_iou[2] == 0.0);
 }

@@ -14,37 +14,45 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 Scores scores_from_confusion(const std::int64_t* counts, int num_classes) {
   const auto C = static_cast<std::size_t>(num_classes);
+  std::vector<std::int64_t> row(C, 0), col(C, 0), diag(C, 0);
+  for (std::size_t i = 0; i < C; ++i) {
+    for (std::size_t j = 0; j < C; ++j) {
+      row[i] += counts[i * C + j];
+      col[j] += counts[i * C + j];
+    }
+    diag[i] = counts[i * C + i];
+  }
+  return scores_from_marginals(diag.data(), row.data(), col.data(), num_classes);
+}
+
+Scores scores_from_marginals(const std::int64_t* diag, const std::int64_t* row, const std::int64_t* col,
+                             int num_classes) {
+  const auto C = static_cast<std::size_t>(num_classes);
   Scores s;
   s.per_class_iou.assign(C, kNaN);
   s.per_class_acc.assign(C, kNaN);
-  std::vector<double> row(C, 0.0), col(C, 0.0), diag(C, 0.0);
-  double total = 0;
-  for (std::size_t i = 0; i < C; ++i) {
-    for (std::size_t j = 0; j < C; ++j) {
-      const auto v = static_cast<double>(counts[i * C + j]);
-      row[i] += v;
-      col[j] += v;
-      total += v;
-    }
-    diag[i] = static_cast<double>(counts[i * C + i]);
-  }
-  double sum_diag = 0, sum_acc = 0, sum_iou = 0, fw = 0;
+  std::int64_t total = 0, sum_diag = 0;
   for (std::size_t c = 0; c < C; ++c) {
+    total += row[c];
     sum_diag += diag[c];
-    const double uni = row[c] + col[c] - diag[c];
+  }
+  double sum_acc = 0, sum_iou = 0, fw = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const auto d = static_cast<double>(diag[c]), r = static_cast<double>(row[c]);
+    const auto uni = static_cast<double>(row[c] + col[c] - diag[c]);
     if (uni > 0) {
-      s.per_class_iou[c] = diag[c] / uni;
+      s.per_class_iou[c] = d / uni;
       sum_iou += s.per_class_iou[c];
       ++s.classes_counted_iou;
     }
-    if (row[c] > 0) {
-      s.per_class_acc[c] = diag[c] / row[c];
+    if (r > 0) {
+      s.per_class_acc[c] = d / r;
       sum_acc += s.per_class_acc[c];
-      fw += row[c] / total * s.per_class_iou[c];
+      fw += r / static_cast<double>(total) * s.per_class_iou[c];
       ++s.classes_counted_acc;
     }
   }
-  s.pixel_acc = total > 0 ? sum_diag / total : kNaN;
+  s.pixel_acc = total > 0 ? static_cast<double>(sum_diag) / static_cast<double>(total) : kNaN;
   s.mean_acc = s.classes_counted_acc > 0 ? sum_acc / s.classes_counted_acc : kNaN;
   s.mean_iou = s.classes_counted_iou > 0 ? sum_iou / s.classes_counted_iou : kNaN;
   s.fw_iou = s.classes_counted_acc > 0 ? fw : kNaN;

@@ -21,6 +21,11 @@ struct Scores {
 // ground truth or prediction (predicted-but-absent classes count with IoU 0); fw_iou = sum over
 // classes with ground truth of (row sum / total) * IoU. Classes left out are counted, never 0/NaN.
 Scores scores_from_confusion(const std::int64_t* counts, int num_classes);
+// The same scores from the confusion's marginals alone, per class: the diagonal, the row sums
+// (ground-truth pixels) and the column sums (predicted pixels), each [C]. Equal to
+// scores_from_confusion of any confusion with these marginals.
+Scores scores_from_marginals(const std::int64_t* diag, const std::int64_t* row, const std::int64_t* col,
+                             int num_classes);
 
 class ConfusionMatrix {
  public:

@@ -54,14 +54,12 @@ SegmentationEvaluator::SegmentationEvaluator(int num_classes, BoundaryOptions op
 }
 
 void SegmentationEvaluator::reset() {
-  const std::size_t C = sz(num_classes_);
   confusion_.reset();
   per_image_.clear();
   images_ = 0;
-  trimap_.assign(opts_.trimap_widths.size() * C * C, 0);
+  trimap_.clear();
   bf_values_.clear();
-  biou_inter_.assign(C, 0);
-  biou_union_.assign(C, 0);
+  band_.clear();
 }
 
 void SegmentationEvaluator::process(const std::uint8_t* pred, const std::uint8_t* label, int height, int width) {
@@ -93,14 +91,19 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
   const std::size_t K = opts_.trimap_widths.size();
   std::vector<double> w2(K);
   for (std::size_t k = 0; k < K; ++k) w2[k] = static_cast<double>(opts_.trimap_widths[k]) * opts_.trimap_widths[k];
+  std::vector<std::int64_t> tri(K * C * 3, 0);  // per band and class: correct, ground truth, predicted
   for (std::size_t i = 0; i < n; ++i) {
     if (label[i] == kVoidLabel) continue;
     const double d2 = static_cast<double>(dist[i]);
     if (d2 > w2[K - 1]) continue;
     std::size_t k = 0;
     while (d2 > w2[k]) ++k;
-    ++trimap_[(k * C + label[i]) * C + pred[i]];
+    std::int64_t* band = tri.data() + k * C * 3;
+    band[3 * label[i]] += label[i] == pred[i];
+    ++band[3 * label[i] + 1];
+    ++band[3 * pred[i] + 2];
   }
+  for (const auto v : tri) trimap_.push_back(static_cast<std::int32_t>(v));
 
   // Per-class boxes, so that the class-wise work is proportional to the area each class touches.
   std::vector<Box> gbox(C), pbox(C);
@@ -115,8 +118,9 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
   }
   const double theta = bf_tolerance_px(height, width, opts_.bf_tolerance);
   const int d = boundary_iou_dilation_px(height, width, opts_.boundary_iou_dilation);
-  const std::size_t bf_row = bf_values_.size();
+  const std::size_t bf_row = bf_values_.size(), band_row = band_.size();
   bf_values_.resize(bf_row + C, kNaN);
+  band_.resize(band_row + 2 * C, 0);
   std::vector<std::uint8_t> gm, pm, vm, bandg, bandp;
   for (std::size_t c = 0; c < C; ++c) {
     if (gbox[c].empty() && pbox[c].empty()) continue;
@@ -163,8 +167,8 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
       inter += bandg[i] & bandp[i];
       uni += bandg[i] | bandp[i];
     }
-    biou_inter_[c] += inter;
-    biou_union_[c] += uni;
+    band_[band_row + 2 * c] = static_cast<std::int32_t>(inter);
+    band_[band_row + 2 * c + 1] = static_cast<std::int32_t>(uni);
     // BF score for the classes present in the ground truth.
     if (!gbox[c].empty()) {
       bf_values_[bf_row + c] = bf_from_match(match_boundaries(gm.data(), pm.data(), bh, bw, theta));
@@ -180,16 +184,12 @@ void SegmentationEvaluator::merge(const SegmentationEvaluator& other) {
   confusion_.merge(other.confusion_);
   per_image_.insert(per_image_.end(), other.per_image_.begin(), other.per_image_.end());
   images_ += other.images_;
-  for (std::size_t i = 0; i < trimap_.size(); ++i) trimap_[i] += other.trimap_[i];
+  trimap_.insert(trimap_.end(), other.trimap_.begin(), other.trimap_.end());
   bf_values_.insert(bf_values_.end(), other.bf_values_.begin(), other.bf_values_.end());
-  for (std::size_t c = 0; c < biou_inter_.size(); ++c) {
-    biou_inter_[c] += other.biou_inter_[c];
-    biou_union_[c] += other.biou_union_[c];
-  }
+  band_.insert(band_.end(), other.band_.begin(), other.band_.end());
 }
 
 EvalResult SegmentationEvaluator::evaluate() const {
-  const std::size_t C = sz(num_classes_);
   EvalResult r;
   r.num_classes = num_classes_;
   r.images = images_;
@@ -197,50 +197,121 @@ EvalResult SegmentationEvaluator::evaluate() const {
   r.scores = confusion_.scores();
   r.per_image_confusion = per_image_;
   r.trimap_width = opts_.trimap_widths;
-  std::vector<std::int64_t> cum(C * C, 0);
-  for (std::size_t k = 0; k < opts_.trimap_widths.size(); ++k) {
-    for (std::size_t i = 0; i < C * C; ++i) cum[i] += trimap_[k * C * C + i];
-    const Scores s = scores_from_confusion(cum.data(), num_classes_);
+  r.per_image_bf = bf_values_;
+  r.per_image_boundary_band = band_;
+  r.per_image_trimap = trimap_;
+  const int K = static_cast<int>(opts_.trimap_widths.size());
+  for (int k = 0; k < K; ++k) {
+    const Scores s = trimap_from_images(trimap_, K, num_classes_, k, {});
     r.trimap_pixel_acc.push_back(s.pixel_acc);
     r.trimap_mean_iou.push_back(s.mean_iou);
   }
-  r.bf_per_class.assign(C, kNaN);
-  r.boundary_iou_per_class.assign(C, kNaN);
-  // BF: mean over classes within an image, then over images; per class, mean over the images
-  // holding it.
-  std::vector<double> class_sum(C, 0.0);
-  std::vector<std::int64_t> class_n(C, 0);
-  double image_sum = 0;
-  std::int64_t image_n = 0;
-  for (std::size_t row = 0; row < bf_values_.size(); row += C) {
+  auto bf = bf_from_images(bf_values_, num_classes_, {});
+  r.bf_score = bf.score;
+  r.bf_per_class = std::move(bf.per_class);
+  auto biou = boundary_iou_from_images(band_, num_classes_, {});
+  r.boundary_iou = biou.score;
+  r.boundary_iou_per_class = std::move(biou.per_class);
+  return r;
+}
+
+namespace {
+
+// The number of images of per-image data of `per_image` values per image; DataError unless the
+// sizes fit (and the weights, when given, are one per image).
+std::size_t images_of(std::size_t values, std::size_t per_image, const std::vector<std::uint32_t>& weights,
+                      const char* what) {
+  if (per_image == 0 || values % per_image != 0 || (!weights.empty() && weights.size() != values / per_image))
+    throw DataError(fmt::format("{}: {} values do not make whole images of {} values{}", what, values, per_image,
+                                weights.empty() ? "" : fmt::format(" for {} weights", weights.size())));
+  return values / per_image;
+}
+
+std::uint32_t weight_of(const std::vector<std::uint32_t>& weights, std::size_t i) {
+  return weights.empty() ? 1u : weights[i];
+}
+
+}  // namespace
+
+ClassMeanScore bf_from_images(const std::vector<double>& per_image_bf, int num_classes,
+                              const std::vector<std::uint32_t>& weights) {
+  const std::size_t C = sz(num_classes);
+  const std::size_t N = images_of(per_image_bf.size(), C, weights, "per-image BF");
+  std::vector<double> class_sum(C, 0.0), class_n(C, 0.0);
+  double image_sum = 0, image_n = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const double w = weight_of(weights, i);
+    if (w == 0) continue;
     double s = 0;
     int n = 0;
     for (std::size_t c = 0; c < C; ++c) {
-      const double f = bf_values_[row + c];
+      const double f = per_image_bf[i * C + c];
       if (std::isnan(f)) continue;
       s += f;
       ++n;
-      class_sum[c] += f;
-      ++class_n[c];
+      class_sum[c] += w * f;
+      class_n[c] += w;
     }
     if (n > 0) {
-      image_sum += s / n;
-      ++image_n;
+      image_sum += w * (s / n);
+      image_n += w;
     }
   }
-  double biou_sum = 0;
-  int biou_n = 0;
+  ClassMeanScore out;
+  out.per_class.assign(C, kNaN);
+  for (std::size_t c = 0; c < C; ++c)
+    if (class_n[c] > 0) out.per_class[c] = class_sum[c] / class_n[c];
+  out.score = image_n > 0 ? image_sum / image_n : kNaN;
+  return out;
+}
+
+ClassMeanScore boundary_iou_from_images(const std::vector<std::int32_t>& per_image_band, int num_classes,
+                                        const std::vector<std::uint32_t>& weights) {
+  const std::size_t C = sz(num_classes);
+  const std::size_t N = images_of(per_image_band.size(), 2 * C, weights, "per-image Boundary IoU bands");
+  std::vector<std::int64_t> inter(C, 0), uni(C, 0);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::int64_t w = weight_of(weights, i);
+    if (w == 0) continue;
+    const std::int32_t* row = per_image_band.data() + i * 2 * C;
+    for (std::size_t c = 0; c < C; ++c) {
+      inter[c] += w * row[2 * c];
+      uni[c] += w * row[2 * c + 1];
+    }
+  }
+  ClassMeanScore out;
+  out.per_class.assign(C, kNaN);
+  double sum = 0;
+  int n = 0;
   for (std::size_t c = 0; c < C; ++c) {
-    if (class_n[c] > 0) r.bf_per_class[c] = class_sum[c] / static_cast<double>(class_n[c]);
-    if (biou_union_[c] > 0) {
-      r.boundary_iou_per_class[c] = static_cast<double>(biou_inter_[c]) / static_cast<double>(biou_union_[c]);
-      biou_sum += r.boundary_iou_per_class[c];
-      ++biou_n;
-    }
+    if (uni[c] <= 0) continue;
+    out.per_class[c] = static_cast<double>(inter[c]) / static_cast<double>(uni[c]);
+    sum += out.per_class[c];
+    ++n;
   }
-  r.bf_score = image_n > 0 ? image_sum / static_cast<double>(image_n) : kNaN;
-  r.boundary_iou = biou_n > 0 ? biou_sum / biou_n : kNaN;
-  return r;
+  out.score = n > 0 ? sum / n : kNaN;
+  return out;
+}
+
+Scores trimap_from_images(const std::vector<std::int32_t>& per_image_trimap, int bands, int num_classes, int band,
+                          const std::vector<std::uint32_t>& weights) {
+  const std::size_t C = sz(num_classes), K = sz(bands);
+  if (band < 0 || band >= bands) throw DataError(fmt::format("trimap band {} outside [0, {})", band, bands));
+  const std::size_t N = images_of(per_image_trimap.size(), K * C * 3, weights, "per-image trimap counts");
+  std::vector<std::int64_t> diag(C, 0), row(C, 0), col(C, 0);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::int64_t w = weight_of(weights, i);
+    if (w == 0) continue;
+    const std::int32_t* image = per_image_trimap.data() + i * K * C * 3;
+    for (std::size_t k = 0; k <= sz(band); ++k)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::int32_t* v = image + (k * C + c) * 3;
+        diag[c] += w * v[0];
+        row[c] += w * v[1];
+        col[c] += w * v[2];
+      }
+  }
+  return scores_from_marginals(diag.data(), row.data(), col.data(), num_classes);
 }
 
 }  // namespace fcnlab

@@ -25,9 +25,35 @@ struct EvalResult {
   std::vector<int> trimap_width;                             // [K]
   std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
   std::vector<double> bf_per_class, boundary_iou_per_class;  // [C], NaN where undefined
+  // Per image, so that the boundary metrics can be recomputed for resamples of the images
+  // (bootstrap intervals) with the functions below:
+  std::vector<double> per_image_bf;                   // [N*C] BF, NaN where the class is not in the ground truth
+  std::vector<std::int32_t> per_image_boundary_band;  // [N*C*2] Boundary IoU band intersection, union
+  std::vector<std::int32_t> per_image_trimap;         // [N*K*C*3] see trimap_from_images
   std::int64_t images = 0;
   int num_classes = 0;
 };
+
+// The boundary metrics recomputed from per-image data, with image i counted weights[i] times
+// (each once when `weights` is empty): with empty weights they equal what evaluate() reports.
+// DataError when the sizes do not fit together.
+struct ClassMeanScore {
+  double score = 0;               // NaN when no class (or image) counts
+  std::vector<double> per_class;  // [C], NaN where undefined
+};
+// BF: per image the mean over its classes, then the weighted mean over images; per class the
+// weighted mean over the images holding it.
+ClassMeanScore bf_from_images(const std::vector<double>& per_image_bf, int num_classes,
+                              const std::vector<std::uint32_t>& weights);
+// Boundary IoU: band intersections and unions summed (weighted) over images, then the mean over
+// classes with a non-empty union.
+ClassMeanScore boundary_iou_from_images(const std::vector<std::int32_t>& per_image_band, int num_classes,
+                                        const std::vector<std::uint32_t>& weights);
+// Trimap scores within trimap_width[band] of a ground-truth boundary. per_image_trimap holds, per
+// image, per band k (the non-void pixels whose narrowest band is k) and per class: correctly
+// predicted pixels, ground-truth pixels, predicted pixels.
+Scores trimap_from_images(const std::vector<std::int32_t>& per_image_trimap, int bands, int num_classes, int band,
+                          const std::vector<std::uint32_t>& weights);
 
 class SegmentationEvaluator {
  public:
@@ -53,11 +79,11 @@ class SegmentationEvaluator {
   ConfusionMatrix confusion_;
   std::vector<std::int32_t> per_image_;
   std::int64_t images_ = 0;
-  std::vector<std::int64_t> trimap_;  // [K*C*C], each pixel counted in the narrowest band holding it
-  // [N*C] BF of each image and class, NaN where the class is not in the image's ground truth;
-  // summed in image order at evaluate(), so a merged evaluation equals a sequential one exactly.
-  std::vector<double> bf_values_;
-  std::vector<std::int64_t> biou_inter_, biou_union_;  // [C]
+  // Per image, in image order (EvalResult's per_image_* layouts), summed at evaluate(), so that a
+  // merged evaluation equals a sequential one exactly.
+  std::vector<std::int32_t> trimap_;  // [N*K*C*3], each pixel counted in the narrowest band holding it
+  std::vector<double> bf_values_;     // [N*C]
+  std::vector<std::int32_t> band_;    // [N*C*2]
 };
 
 }  // namespace fcnlab

@@ -16,6 +16,7 @@
 #include "core/text.h"
 #include "helpers.h"
 #include "metrics/confusion.h"
+#include "metrics/evaluator.h"
 #include "report/report.h"
 #include "results/run_file.h"
 
@@ -48,6 +49,54 @@ std::vector<std::int32_t> synthetic_confusions(int images, double skill, std::ui
   return out;
 }
 
+// Per-image boundary data (schema 3) for a run of `f.images` images whose bf_score is `bf`: image
+// i's BF is bf + e or bf - e for images 2j and 2j+1 (e drawn per pair), so the mean over an even
+// number of images is bf; Boundary IoU bands likewise around bf / 2; trimap counts with pixel
+// accuracy 0.5 + 0.01 seed within 2 px and 0.7 within 4 px. The /final boundary arrays are
+// computed from them; the noise depends on `noise_seed` alone, so runs of one seed pair up.
+void add_per_image_boundary(FinalRecord& f, double bf, std::int64_t seed, std::uint32_t noise_seed) {
+  const auto n = static_cast<std::size_t>(f.images);
+  std::mt19937 rng(noise_seed);
+  std::uniform_real_distribution<double> noise(0.0, 0.1);
+  f.trimap_width = {2, 4};
+  f.per_image_bf.assign(n * kC, 0);
+  f.per_image_boundary_band.assign(n * kC * 2, 0);
+  f.per_image_trimap.assign(n * 2 * kC * 3, 0);
+  double e = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 2 == 0) e = i + 1 < n ? noise(rng) : 0.0;
+    const double sign = i % 2 == 0 ? 1.0 : -1.0;
+    const auto band_step = static_cast<std::int32_t>(std::lround(500 * e)),
+               tri_step = static_cast<std::int32_t>(std::lround(20 * e));
+    for (std::size_t c = 0; c < kC; ++c) {
+      f.per_image_bf[i * kC + c] = bf + sign * e;
+      f.per_image_boundary_band[(i * kC + c) * 2] =
+          static_cast<std::int32_t>(std::lround(500 * bf)) + static_cast<std::int32_t>(sign) * band_step;
+      f.per_image_boundary_band[(i * kC + c) * 2 + 1] = 1000;
+    }
+    // Band 0 (within 2 px): class 0's 100 pixels, `right` of them right, the rest taken for class 1;
+    // band 1 (2 to 4 px): 140 - right right, so that 70% are right within 4 px.
+    const std::int32_t right = 50 + static_cast<std::int32_t>(seed) + static_cast<std::int32_t>(sign) * tri_step;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const std::int32_t r = k == 0 ? right : 140 - right;
+      std::int32_t* band = f.per_image_trimap.data() + (i * 2 + k) * kC * 3;
+      band[0] = r;        // class 0: right
+      band[1] = 100;      // class 0: ground truth
+      band[2] = r;        // class 0: predicted
+      band[5] = 100 - r;  // class 1: predicted
+    }
+  }
+  f.trimap_pixel_acc.clear();
+  f.trimap_mean_iou.clear();
+  for (int k = 0; k < 2; ++k) {
+    const Scores t = trimap_from_images(f.per_image_trimap, 2, kC, k, {});
+    f.trimap_pixel_acc.push_back(t.pixel_acc);
+    f.trimap_mean_iou.push_back(t.mean_iou);
+  }
+  f.bf_per_class = bf_from_images(f.per_image_bf, kC, {}).per_class;
+  f.boundary_iou_per_class = boundary_iou_from_images(f.per_image_boundary_band, kC, {}).per_class;
+}
+
 struct RunSpec {
   std::vector<std::string> overrides;  // config overrides, e.g. "model.skip=8"
   std::int64_t seed = 0;
@@ -56,6 +105,7 @@ struct RunSpec {
   RunStatus status = RunStatus::finished;
   bool with_final = true;
   int schema_version = kSchemaVersion;
+  std::uint32_t noise_seed = 0;  // of the per-image boundary data
 };
 
 // Writes a run file whose /final scalars are the scores of its summed per-image confusions.
@@ -90,6 +140,11 @@ std::filesystem::path write_run(const std::filesystem::path& dir, const std::str
     f.trimap_mean_iou = {0.3, 0.4};
     f.bf_per_class = {0.1, 0.2, 0.3};
     f.boundary_iou_per_class = {0.1, 0.2, 0.3};
+    if (spec.schema_version >= 3) {
+      const auto bf =
+          std::find_if(f.scalars.begin(), f.scalars.end(), [](const auto& x) { return x.first == "bf_score"; });
+      add_per_image_boundary(f, bf == f.scalars.end() ? 0.5 : bf->second, spec.seed, spec.noise_seed);
+    }
     w.write_final(f);
   }
   if (spec.with_final) {  // curves and examples, for plots.py
@@ -117,6 +172,7 @@ RunSpec spec(std::vector<std::string> overrides, std::int64_t seed, double bf, i
   s.seed = seed;
   s.extra = {{"bf_score", bf}, {"boundary_iou", bf / 2}};
   s.per_image = synthetic_confusions(images, skill, static_cast<std::uint32_t>(1000 + seed));
+  s.noise_seed = static_cast<std::uint32_t>(2000 + seed);
   return s;
 }
 
@@ -295,22 +351,27 @@ TEST_CASE("report: bootstrap intervals contain the point estimate and narrow wit
   write_run(big_dir.path(), "a", spec({"model.skip=8"}, 0, 0.5, 160));
   ReportOptions o;
   o.ci = true;
-  o.metrics = {"mean_iou", "pixel_acc", "bf_score"};
+  o.metrics = {"mean_iou", "pixel_acc", "bf_score", "boundary_iou", "trimap_acc_2", "trimap_miou_2"};
   const Report small = build_report(load_runs(small_dir.path()).runs, o);
   const Report big = build_report(load_runs(big_dir.path()).runs, o);
   for (const Report* r : {&small, &big}) {
-    for (std::size_t k = 0; k < 2; ++k) {
+    // The confusion scores from per-image confusions, the boundary ones from per-image boundary data.
+    CHECK(r->resampled == o.metrics);
+    for (std::size_t k = 0; k < o.metrics.size(); ++k) {
+      INFO(o.metrics[k]);
       const auto& c = r->rows[0].metrics[k];
       REQUIRE(c.ci.has_value());
       CHECK(c.ci->lo < c.stat.mean);
       CHECK(c.stat.mean < c.ci->hi);
     }
-    CHECK_FALSE(r->rows[0].metrics[2].ci.has_value());  // bf_score: not from confusions
   }
-  const double w_small = small.rows[0].metrics[0].ci->hi - small.rows[0].metrics[0].ci->lo;
-  const double w_big = big.rows[0].metrics[0].ci->hi - big.rows[0].metrics[0].ci->lo;
   // 16x the images: about 4x narrower; demand at least 2x.
-  CHECK(w_big < w_small / 2);
+  for (const std::size_t k : {0, 2}) {
+    INFO(o.metrics[k]);
+    const double w_small = small.rows[0].metrics[k].ci->hi - small.rows[0].metrics[k].ci->lo;
+    const double w_big = big.rows[0].metrics[k].ci->hi - big.rows[0].metrics[k].ci->lo;
+    CHECK(w_big < w_small / 2);
+  }
   // Fixed seed: the same table twice.
   const Report again = build_report(load_runs(small_dir.path()).runs, o);
   CHECK(again.rows[0].metrics[0].ci->lo == small.rows[0].metrics[0].ci->lo);
@@ -334,6 +395,39 @@ TEST_CASE("report: bootstrap resampling weights draw N images with replacement",
   CHECK(zeros / (200 * 50) == Approx(0.364).margin(0.03));
   CHECK(bootstrap_weights(50, 200, 7) == w);
   CHECK(bootstrap_weights(50, 200, 8) != w);
+}
+
+TEST_CASE("report: a boundary metric that some run file cannot resample gets no interval, and a warning", "[report]") {
+  TempDir dir;
+  write_run(dir.path(), "new", spec({"model.skip=8"}, 0, 0.5));
+  auto old = spec({"model.skip=8"}, 1, 0.5);
+  old.schema_version = 2;  // no per-image boundary data
+  write_run(dir.path(), "old", old);
+  ReportOptions o;
+  o.ci = true;
+  o.metrics = {"mean_iou", "bf_score", "trimap_acc_2"};
+  const auto loaded = load_runs(dir.path());
+  REQUIRE(loaded.runs.size() == 2);
+  CHECK(loaded.runs[1].final.per_image_bf.empty());
+  const Report r = build_report(loaded.runs, o);
+  CHECK(r.resampled == std::vector<std::string>{"mean_iou"});
+  REQUIRE(r.rows.size() == 1);
+  CHECK(r.rows[0].metrics[0].ci.has_value());
+  CHECK_FALSE(r.rows[0].metrics[1].ci.has_value());
+  CHECK_FALSE(r.rows[0].metrics[2].ci.has_value());
+  const auto warned = [&](const std::string& m) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(), [&](const std::string& w) {
+      return w.rfind(m + ": no interval: 1 of 2 run files", 0) == 0 && w.find("old.h5") != std::string::npos;
+    });
+  };
+  CHECK(warned("bf_score"));
+  CHECK(warned("trimap_acc_2"));
+  CHECK_THAT(render(r, Format::md), Contains("for mean_iou."));
+  // A width the files do not have cannot be resampled either.
+  CHECK_FALSE(can_bootstrap(loaded.runs[0].final, "trimap_acc_3"));
+  CHECK(can_bootstrap(loaded.runs[0].final, "trimap_miou_4"));
+  CHECK_FALSE(can_bootstrap(loaded.runs[1].final, "boundary_iou"));
+  CHECK(can_bootstrap(loaded.runs[1].final, "fw_iou"));
 }
 
 TEST_CASE("report: --vs gives paired differences whose interval excludes 0 for a real gain", "[report]") {
@@ -361,8 +455,12 @@ TEST_CASE("report: --vs gives paired differences whose interval excludes 0 for a
   CHECK(d.ci->lo > 0);  // a real gain: the interval excludes 0
   CHECK(d.ci->lo < d.diff);
   CHECK(d.diff < d.ci->hi);
-  CHECK(r8.diffs[1].diff == Approx(0.2));  // bf_score: difference, no interval
-  CHECK_FALSE(r8.diffs[1].ci.has_value());
+  // bf_score: the per-image BF of both skips moves together (same images), so the paired interval
+  // is tight around the gain of 0.2.
+  CHECK(r8.diffs[1].diff == Approx(0.2));
+  REQUIRE(r8.diffs[1].ci.has_value());
+  CHECK(r8.diffs[1].ci->lo > 0.19);
+  CHECK(r8.diffs[1].ci->hi < 0.21);
   const auto md = render(r, Format::md);
   CHECK_THAT(md, Contains("Δ mean_iou vs model.skip=32") && Contains("| ref |") && Contains("]*"));
 

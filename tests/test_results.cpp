@@ -58,6 +58,10 @@ FinalRecord sample_final() {
   r.trimap_mean_iou = {0.05, 0.15, 0.25};
   r.bf_per_class = {0.9, 0.8, std::nan("")};
   r.boundary_iou_per_class = {0.3, 0.2, 0.1};
+  r.per_image_bf = {0.9, 0.7, std::nan(""), 0.9, 0.9, std::nan("")};   // [2 images, 3 classes]
+  r.per_image_boundary_band = {3, 10, 1, 5, 0, 2, 6, 20, 0, 0, 1, 9};  // [2, 3, 2]
+  r.per_image_trimap.resize(2 * 3 * 3 * 3);                            // [2, 3 widths, 3, 3]
+  for (std::size_t k = 0; k < r.per_image_trimap.size(); ++k) r.per_image_trimap[k] = static_cast<int>(3 * k + 1);
   return r;
 }
 
@@ -146,6 +150,12 @@ TEST_CASE("run file round trip of every schema field", "[results]") {
   CHECK(f->bf_per_class[1] == 0.8);
   CHECK(std::isnan(f->bf_per_class[2]));
   CHECK(f->boundary_iou_per_class == want_f.boundary_iou_per_class);
+  REQUIRE(f->per_image_bf.size() == want_f.per_image_bf.size());
+  for (std::size_t k = 0; k < f->per_image_bf.size(); ++k)
+    CHECK((f->per_image_bf[k] == want_f.per_image_bf[k] ||
+           (std::isnan(f->per_image_bf[k]) && std::isnan(want_f.per_image_bf[k]))));
+  CHECK(f->per_image_boundary_band == want_f.per_image_boundary_band);
+  CHECK(f->per_image_trimap == want_f.per_image_trimap);
 
   const auto e = r.examples();
   REQUIRE(e.has_value());
@@ -225,6 +235,38 @@ TEST_CASE("truncated, foreign and other-version files give errors naming the fil
     w.write_info(i);
     w.commit();
   }
-  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads versions 1 to 2"));
+  // Schema 3 needs the per-image boundary data: a /final without it is refused, not written.
+  {
+    RunFileWriter w(dir / "v3.h5");
+    w.write_info(sample_info());
+    auto f = sample_final();
+    f.per_image_trimap.pop_back();
+    CHECK_THROWS_WITH(w.write_final(f),
+                      Contains("v3.h5.part") && Contains("boundary/per_image_trimap has 53 values, expected 54"));
+    f = sample_final();
+    f.per_image_bf.clear();
+    CHECK_THROWS_WITH(w.write_final(f), Contains("boundary/per_image_bf has 0 values, expected 6"));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "v3.h5"));
+  // Schema 2 files have none, and read back without it.
+  {
+    RunFileWriter w(dir / "v2.h5");
+    auto i = sample_info();
+    i.schema_version = 2;
+    w.write_info(i);
+    auto f = sample_final();
+    f.per_image_bf.clear();
+    f.per_image_boundary_band.clear();
+    f.per_image_trimap.clear();
+    w.write_final(f);
+    w.commit();
+  }
+  const auto v2 = RunFileReader(dir / "v2.h5").final();
+  REQUIRE(v2.has_value());
+  CHECK(v2->images == 2);
+  CHECK(v2->per_image_bf.empty());
+  CHECK(v2->per_image_trimap.empty());
+  CHECK(v2->trimap_pixel_acc == sample_final().trimap_pixel_acc);
+  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads versions 1 to 3"));
   CHECK_THROWS_WITH(RunFileReader(dir / "missing.h5"), Contains("missing.h5") && Contains("no such file"));
 }

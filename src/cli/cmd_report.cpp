@@ -31,7 +31,9 @@ int cmd_report(const Args& args) {
       "metrics", po::value(&metrics),
       "metrics, comma-separated: any /final scalar, e.g. mean_iou, trimap_acc_2, trimap_miou_4 (default: mean_iou, "
       "pixel_acc, bf_score, boundary_iou, trimap acc at the smallest width)")(
-      "ci", "95% bootstrap intervals over val images (pixel_acc, mean_acc, mean_iou, fw_iou)")(
+      "ci",
+      "95% bootstrap intervals over val images (the confusion scores; bf_score, boundary_iou and trimap_* "
+      "from run files of schema 3)")(
       "vs", po::value(&o.vs),
       "key=value: paired differences against the group with this value (other keys equal), "
       "with bootstrap intervals")("format", po::value(&format), "md | csv | latex | json (default md)")(
@@ -50,7 +52,8 @@ int cmd_report(const Args& args) {
         "are skipped with a warning on stderr), groups the runs by config keys and prints one row per\n"
         "group: the key values, n seeds and, per metric, mean ± std over seeds. --ci adds 95% bootstrap\n"
         "intervals: val images are resampled with replacement (the same resamples for every run), each\n"
-        "run's scores are recomputed from its per-image confusion matrices, and a group's value is the\n"
+        "run's scores are recomputed from its per-image data (confusion matrices; BF, Boundary IoU bands\n"
+        "and trimap counts in files of schema 3), and a group's value is the\n"
         "mean over its seeds. --vs adds paired differences (same resamples for both groups).",
         opts);
     return 0;

@@ -1,5 +1,6 @@
 // Rendering a Report as Markdown, CSV, LaTeX (booktabs) or JSON.
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include <cmath>
 #include <cstdio>
@@ -134,8 +135,9 @@ std::vector<std::string> notes(const Report& r, bool latex) {
   if (r.ci)
     out.push_back(
         fmt::format("[lo, hi]: {:g}% bootstrap interval over val images ({} resamples, the same for every "
-                    "run; seeds held fixed); only for pixel_acc, mean_acc, mean_iou, fw_iou.",
-                    100 * r.level, r.resamples));
+                    "run; seeds held fixed); for {}.",
+                    100 * r.level, r.resamples,
+                    r.resampled.empty() ? "no metric" : fmt::format("{}", fmt::join(r.resampled, ", "))));
   if (!r.vs_key.empty())
     out.push_back(
         fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "

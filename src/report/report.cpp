@@ -126,11 +126,29 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
   // Bootstrap: one set of image resamples per val-set size, shared by every run (paired).
   const bool boot = options.ci || !options.vs.empty();
   std::map<const Run*, RunSamples> samples;
+  // A metric gets intervals only when every run can resample it: an interval from some of a
+  // group's seeds would pass for the group's.
   std::vector<std::string> boot_metrics;
-  for (const auto& m : rep.metrics)
-    if (bootstrappable(m)) boot_metrics.push_back(m);
+  for (const auto& m : rep.metrics) {
+    if (!bootstrappable(m)) continue;
+    std::vector<std::string> lacking;
+    for (const auto& r : runs)
+      if (!can_bootstrap(r.final, m)) lacking.push_back(r.file.filename().string());
+    if (lacking.empty()) {
+      boot_metrics.push_back(m);
+    } else if (boot) {
+      rep.warnings.push_back(fmt::format(
+          "{}: no interval: {} of {} run files have no per-image data for it ({}{}); files of schema 1 and 2 "
+          "lack it: move them away and run the sweep again to rewrite them (same run ids)",
+          m, lacking.size(), runs.size(), lacking.front(), lacking.size() > 1 ? ", ..." : ""));
+    }
+  }
+  const auto resampled = [&](const std::string& m) {
+    return std::find(boot_metrics.begin(), boot_metrics.end(), m) != boot_metrics.end();
+  };
   if (boot && !boot_metrics.empty()) {
     rep.resamples = options.resamples;
+    rep.resampled = boot_metrics;
     std::map<std::int64_t, std::vector<std::vector<std::uint32_t>>> weights;
     for (const auto& r : runs) {
       const auto& f = r.final;
@@ -145,8 +163,8 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
       auto& s = samples[&r];
       for (const auto& m : boot_metrics) s[m].reserve(w.size());
       for (const auto& wr : w) {
-        const Scores sc = weighted_scores(f, wr);
-        for (const auto& m : boot_metrics) s[m].push_back(score_of(sc, m));
+        const auto values = resampled_metrics(f, boot_metrics, wr);
+        for (std::size_t k = 0; k < boot_metrics.size(); ++k) s[boot_metrics[k]].push_back(values[k]);
       }
     }
     if (weights.size() > 1)
@@ -184,7 +202,7 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
       std::vector<double> v;
       for (const Run* r : g.runs) v.push_back(metric_value(*r, m));
       cell.stat = mean_std(v);
-      if (options.ci && bootstrappable(m) && rep.resamples > 0)
+      if (options.ci && resampled(m) && rep.resamples > 0)
         cell.ci = percentile_interval(group_samples(g, m), options.level);
       row.metrics.push_back(cell);
     }
@@ -203,7 +221,7 @@ Report build_report(const std::vector<Run>& runs, const ReportOptions& options) 
           std::vector<double> rv;
           for (const Run* r : ref->runs) rv.push_back(metric_value(*r, m));
           d.diff = row.metrics[k].stat.mean - mean_std(rv).mean;
-          if (!row.is_reference && bootstrappable(m) && rep.resamples > 0 && same_images(g, *ref)) {
+          if (!row.is_reference && resampled(m) && rep.resamples > 0 && same_images(g, *ref)) {
             const auto a = group_samples(g, m), b = group_samples(*ref, m);
             std::vector<double> diff(a.size());
             for (std::size_t i = 0; i < a.size(); ++i) diff[i] = a[i] - b[i];

@@ -5,13 +5,14 @@
 //
 // Bootstrap (--ci): every run of one experiment is evaluated on the same val images, so one set
 // of image resamples (fixed seed) is shared by all runs. For a resample, each run's score is
-// recomputed from its per-image confusion matrices summed with the resample's multiplicities; a
-// group's value is the mean over its seeds (the same statistic as the table's point estimate),
-// so the interval reflects the sampling of val images with the seeds held fixed (the ± column
-// shows seed-to-seed spread). A difference against the reference group (--vs) is computed on
-// the same resample for both groups (paired), and its percentile interval is reported. Only
-// the confusion-matrix scores (pixel_acc, mean_acc, mean_iou, fw_iou) have intervals; the
-// boundary metrics are not decomposable per image in the run files and get none.
+// recomputed from its per-image data weighted by the resample's multiplicities (confusion
+// matrices for pixel_acc, mean_acc, mean_iou, fw_iou; per-image BF, Boundary IoU bands and trimap
+// counts for bf_score, boundary_iou, trimap_*: schema 3); a group's value is the mean over its
+// seeds (the same statistic as the table's point estimate), so the interval reflects the sampling
+// of val images with the seeds held fixed (the ± column shows seed-to-seed spread). A difference
+// against the reference group (--vs) is computed on the same resample for both groups (paired),
+// and its percentile interval is reported. A metric that some run file cannot resample (boundary
+// metrics in files of schema 1 and 2) gets no interval, with a warning.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,6 +95,7 @@ struct Report {
   std::vector<std::string> metrics;
   bool ci = false, paper = false;
   int resamples = 0;
+  std::vector<std::string> resampled;  // the metrics with intervals (and Δ intervals)
   double level = 0.95;
   std::string vs_key, vs_value;  // empty when no --vs
   std::vector<Row> rows;

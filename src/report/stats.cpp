@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "core/error.h"
+#include "metrics/evaluator.h"
 
 namespace fcnlab::report {
 
@@ -71,8 +74,42 @@ std::optional<Interval> percentile_interval(std::vector<double> samples, double 
   return Interval{quantile(alpha), quantile(1 - alpha)};
 }
 
-bool bootstrappable(const std::string& metric) {
+namespace {
+
+bool is_confusion_metric(const std::string& metric) {
   return metric == "pixel_acc" || metric == "mean_acc" || metric == "mean_iou" || metric == "fw_iou";
+}
+
+// trimap_acc_<w> / trimap_miou_<w>: (true for miou, w); nullopt for other names.
+std::optional<std::pair<bool, int>> trimap_metric(const std::string& metric) {
+  for (const auto& [prefix, miou] : {std::pair<std::string, bool>{"trimap_acc_", false}, {"trimap_miou_", true}}) {
+    if (metric.rfind(prefix, 0) != 0 || metric.size() == prefix.size()) continue;
+    const std::string digits = metric.substr(prefix.size());
+    if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return std::nullopt;
+    return std::pair<bool, int>{miou, std::stoi(digits)};
+  }
+  return std::nullopt;
+}
+
+// The index of width `w` in the file's trimap widths, or -1.
+int trimap_band(const FinalRecord& final, int w) {
+  const auto it = std::find(final.trimap_width.begin(), final.trimap_width.end(), w);
+  return it == final.trimap_width.end() ? -1 : static_cast<int>(it - final.trimap_width.begin());
+}
+
+}  // namespace
+
+bool bootstrappable(const std::string& metric) {
+  return is_confusion_metric(metric) || metric == "bf_score" || metric == "boundary_iou" ||
+         trimap_metric(metric).has_value();
+}
+
+bool can_bootstrap(const FinalRecord& final, const std::string& metric) {
+  if (is_confusion_metric(metric)) return true;
+  if (!bootstrappable(metric) || final.per_image_bf.empty()) return false;
+  const auto t = trimap_metric(metric);
+  return !t || trimap_band(final, t->second) >= 0;
 }
 
 Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights) {
@@ -97,6 +134,37 @@ double score_of(const Scores& s, const std::string& metric) {
   if (metric == "mean_iou") return s.mean_iou;
   if (metric == "fw_iou") return s.fw_iou;
   throw Error(fmt::format("metric '{}' cannot be computed from confusion matrices", metric));
+}
+
+std::vector<double> resampled_metrics(const FinalRecord& final, const std::vector<std::string>& metrics,
+                                      const std::vector<std::uint32_t>& weights) {
+  std::optional<Scores> scores;
+  std::vector<double> out;
+  out.reserve(metrics.size());
+  for (const auto& m : metrics) {
+    if (is_confusion_metric(m)) {
+      if (!scores) scores = weighted_scores(final, weights);
+      out.push_back(score_of(*scores, m));
+      continue;
+    }
+    if (!can_bootstrap(final, m))
+      throw IoError(fmt::format("metric '{}' cannot be resampled: the run file has no per-image data for it", m));
+    try {
+      if (m == "bf_score") {
+        out.push_back(bf_from_images(final.per_image_bf, final.num_classes(), weights).score);
+      } else if (m == "boundary_iou") {
+        out.push_back(boundary_iou_from_images(final.per_image_boundary_band, final.num_classes(), weights).score);
+      } else {
+        const auto [miou, w] = *trimap_metric(m);
+        const Scores s = trimap_from_images(final.per_image_trimap, static_cast<int>(final.trimap_width.size()),
+                                            final.num_classes(), trimap_band(final, w), weights);
+        out.push_back(miou ? s.mean_iou : s.pixel_acc);
+      }
+    } catch (const DataError& e) {
+      throw IoError(fmt::format("metric '{}': {}", m, e.what()));
+    }
+  }
+  return out;
 }
 
 std::vector<std::vector<std::uint32_t>> bootstrap_weights(std::int64_t images, int resamples, std::uint64_t seed) {

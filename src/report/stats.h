@@ -24,13 +24,22 @@ struct Interval {
 // interpolation between order statistics). NaN samples are left out; nullopt when none is left.
 std::optional<Interval> percentile_interval(std::vector<double> samples, double level);
 
-// The four confusion-matrix scores can be bootstrapped over images; other metrics cannot.
+// Metrics that can be recomputed for a resample of the val images: the four confusion-matrix
+// scores (from /final/per_image_confusion), and bf_score, boundary_iou, trimap_acc_<w> and
+// trimap_miou_<w> (from the per-image boundary data of schema-3 files).
 bool bootstrappable(const std::string& metric);
+// Whether `final` holds what resampling `metric` needs (files of schema 1 and 2 have no per-image
+// boundary data; a trimap width must be one the file has).
+bool can_bootstrap(const FinalRecord& final, const std::string& metric);
 // The scores of the per-image confusions of `final` summed with multiplicities `weights` [N]
 // (image i counted weights[i] times). IoError when the per-image confusions are missing.
 Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights);
-// One bootstrappable metric of `scores`.
+// One confusion-matrix metric of `scores`.
 double score_of(const Scores& scores, const std::string& metric);
+// The bootstrappable `metrics` of `final` with image i counted weights[i] times, in order. The
+// confusion is summed once for all four of its scores. IoError when the data is missing.
+std::vector<double> resampled_metrics(const FinalRecord& final, const std::vector<std::string>& metrics,
+                                      const std::vector<std::uint32_t>& weights);
 
 // Bootstrap resamples of N images: resample r counts image i weights[r][i] times (N draws with
 // replacement). Deterministic for a given (images, resamples, seed) on every platform.

@@ -68,8 +68,11 @@ void write_array(H5::Group& group, const std::string& name, const std::vector<hs
   hsize_t total = 1;
   for (auto d : dims) total *= d;
   if (compress && total > 0) {
+    // Whole rows (images), about 64 KiB a chunk: per-image rows of a few hundred bytes would
+    // otherwise cost more in chunk index and deflate headers than they hold.
     std::vector<hsize_t> chunk(dims);
-    chunk[0] = 1;  // one image / one row-block per chunk
+    const hsize_t row_bytes = std::max<hsize_t>(1, total / dims[0] * sizeof(T));
+    chunk[0] = std::clamp<hsize_t>(hsize_t{65536} / row_bytes, 1, dims[0]);
     props.setChunk(static_cast<int>(chunk.size()), chunk.data());
     props.setDeflate(4);
   }
@@ -155,6 +158,7 @@ std::optional<double> FinalRecord::scalar(const std::string& name) const {
 struct RunFileWriter::Impl {
   explicit Impl(const std::filesystem::path& p) : file(p.string(), H5F_ACC_TRUNC) {}
   H5::H5File file;
+  std::int64_t schema_version = kSchemaVersion;  // write_info's (tests write older versions)
 };
 
 RunFileWriter::RunFileWriter(std::filesystem::path final_path)
@@ -179,6 +183,7 @@ void RunFileWriter::write_info(const RunInfo& i) {
   h5_write_guard(part_, "writing root attributes", [&] {
     auto& f = impl_->file;
     set_attr(f, "schema_version", static_cast<std::int64_t>(i.schema_version));
+    impl_->schema_version = i.schema_version;
     set_attr(f, "fcnlab_version", i.fcnlab_version);
     set_attr(f, "git_commit", i.git_commit);
     set_attr(f, "git_dirty", static_cast<std::uint8_t>(i.git_dirty));
@@ -259,6 +264,12 @@ void RunFileWriter::write_final(const FinalRecord& r) {
   check(r.trimap_mean_iou.size(), k, "boundary/trimap_mean_iou");
   check(r.bf_per_class.size(), c, "boundary/bf_per_class");
   check(r.boundary_iou_per_class.size(), c, "boundary/boundary_iou_per_class");
+  // Schema 3 on: the per-image boundary data, which files of older versions do not have.
+  const bool per_image_boundary = impl_->schema_version >= 3;
+  const auto n = static_cast<hsize_t>(r.images);
+  check(r.per_image_bf.size(), per_image_boundary ? n * c : 0, "boundary/per_image_bf");
+  check(r.per_image_boundary_band.size(), per_image_boundary ? n * c * 2 : 0, "boundary/per_image_band");
+  check(r.per_image_trimap.size(), per_image_boundary ? n * k * c * 3 : 0, "boundary/per_image_trimap");
   h5_write_guard(part_, "writing /final", [&] {
     auto g = impl_->file.createGroup("final");
     for (const auto& [name, value] : r.scalars) set_attr(g, name, value);
@@ -272,6 +283,11 @@ void RunFileWriter::write_final(const FinalRecord& r) {
     write_array(b, "trimap_mean_iou", {k}, r.trimap_mean_iou);
     write_array(b, "bf_per_class", {c}, r.bf_per_class);
     write_array(b, "boundary_iou_per_class", {c}, r.boundary_iou_per_class);
+    if (per_image_boundary) {
+      write_array(b, "per_image_bf", {n, c}, r.per_image_bf, true);
+      write_array(b, "per_image_band", {n, c, 2}, r.per_image_boundary_band, true);
+      write_array(b, "per_image_trimap", {n, k, c, 3}, r.per_image_trimap, true);
+    }
   });
 }
 
@@ -303,6 +319,7 @@ void RunFileWriter::commit() {
 struct RunFileReader::Impl {
   explicit Impl(const std::filesystem::path& p) : file(p.string(), H5F_ACC_RDONLY) {}
   H5::H5File file;
+  std::int64_t schema_version = 0;
 };
 
 namespace {
@@ -405,6 +422,7 @@ RunFileReader::RunFileReader(const std::filesystem::path& file) : path_(file) {
   if (version < kOldestSchemaVersion || version > kSchemaVersion)
     throw IoError(fmt::format("{}: schema_version {} is not readable by this fcnlab (reads versions {} to {})",
                               file.string(), version, kOldestSchemaVersion, kSchemaVersion));
+  impl_->schema_version = version;
 }
 
 RunFileReader::~RunFileReader() = default;
@@ -511,10 +529,20 @@ std::optional<FinalRecord> RunFileReader::final() const {
     r.trimap_mean_iou = read_array<double>(b, "trimap_mean_iou");
     r.bf_per_class = read_array<double>(b, "bf_per_class");
     r.boundary_iou_per_class = read_array<double>(b, "boundary_iou_per_class");
+    if (impl_->schema_version >= 3) {
+      r.per_image_bf = read_array<double>(b, "per_image_bf");
+      r.per_image_boundary_band = read_array<std::int32_t>(b, "per_image_band");
+      r.per_image_trimap = read_array<std::int32_t>(b, "per_image_trimap");
+    }
   });
   const auto c = static_cast<std::size_t>(r.num_classes());
   if (r.confusion.size() != c * c || r.per_class_iou.size() != c)
     throw IoError(fmt::format("{}: /final arrays do not match {} class names", path_.string(), c));
+  const auto n = static_cast<std::size_t>(r.images), k = r.trimap_width.size();
+  if (impl_->schema_version >= 3 && (r.per_image_bf.size() != n * c || r.per_image_boundary_band.size() != n * c * 2 ||
+                                     r.per_image_trimap.size() != n * k * c * 3))
+    throw IoError(fmt::format("{}: /final/boundary/per_image_* do not match {} images, {} trimap widths and {} classes",
+                              path_.string(), n, k, c));
   return r;
 }
 

@@ -20,7 +20,9 @@ namespace fcnlab {
 //   1: the first layout.
 //   2: the same layout; bf_score, boundary_iou and their per-class values ignore the prediction on
 //      void pixels (in 1 it shifted the predicted boundaries, so those values are not comparable).
-inline constexpr int kSchemaVersion = 2;
+//   3: 2 plus the per-image boundary data /final/boundary/per_image_{bf,band,trimap}, so that
+//      bootstrap intervals cover BF, Boundary IoU and trimap scores (FinalRecord::per_image_*).
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int kOldestSchemaVersion = 1;
 
 enum class RunStatus { finished, diverged, failed };
@@ -69,6 +71,10 @@ struct FinalRecord {
   std::vector<std::int32_t> trimap_width;                    // [K]
   std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
   std::vector<double> bf_per_class, boundary_iou_per_class;  // [C]
+  // Per-image boundary data (EvalResult's; schema 3, empty in files of schema 1 and 2):
+  std::vector<double> per_image_bf;                   // [N,C] per_image_bf, NaN where the class is absent
+  std::vector<std::int32_t> per_image_boundary_band;  // [N,C,2] per_image_band: band intersection, union
+  std::vector<std::int32_t> per_image_trimap;         // [N,K,C,3] per_image_trimap: correct, truth, predicted
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
   std::optional<double> scalar(const std::string& name) const;

@@ -164,6 +164,9 @@ FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>&
   f.trimap_mean_iou = r.trimap_mean_iou;
   f.bf_per_class = r.bf_per_class;
   f.boundary_iou_per_class = r.boundary_iou_per_class;
+  f.per_image_bf = r.per_image_bf;
+  f.per_image_boundary_band = r.per_image_boundary_band;
+  f.per_image_trimap = r.per_image_trimap;
   return f;
 }
 

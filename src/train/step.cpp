@@ -19,8 +19,9 @@ bool has_bias_group(const OptimConfig& o) {
   return o.bias_lr_mult != 1.0 || o.bias_decay_mult != 1.0;
 }
 
-template <class Options>
-std::vector<torch::optim::OptimizerParamGroup> param_groups(const OptimConfig& o, FCN& model, const Options& options) {
+// The parameter groups of make_optimizer: all trainable parameters in model order, or the rest and
+// then the parameters named `bias`. Both take the optimiser's defaults; make() sets the bias group's.
+std::vector<torch::optim::OptimizerParamGroup> param_groups(const OptimConfig& o, FCN& model) {
   if (!has_bias_group(o)) return {torch::optim::OptimizerParamGroup(trainable_parameters(model))};
   std::vector<torch::Tensor> rest, biases;
   for (const auto& p : model->named_parameters()) {
@@ -30,27 +31,37 @@ std::vector<torch::optim::OptimizerParamGroup> param_groups(const OptimConfig& o
     (name.compare(dot == std::string::npos ? 0 : dot + 1, std::string::npos, "bias") == 0 ? biases : rest)
         .push_back(p.value());
   }
-  auto bias_options = std::make_unique<Options>(options);
-  bias_options->lr(o.lr * o.bias_lr_mult).weight_decay(o.weight_decay * o.bias_decay_mult);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(std::move(rest));
-  groups.emplace_back(std::move(biases), std::move(bias_options));
+  groups.emplace_back(std::move(biases));
   return groups;
+}
+
+// The optimiser, with the bias group's learning rate and weight decay set on the group after
+// construction. (Options given with a group would not do: LibTorch 2.x merges them with the
+// defaults, taking the defaults' value for every field left at its constructor default, so a
+// bias decay of 0 would become the weights' decay.)
+template <class Opt, class Options>
+std::unique_ptr<torch::optim::Optimizer> make(const OptimConfig& o, FCN& model, const Options& options) {
+  auto opt = std::make_unique<Opt>(param_groups(o, model), options);
+  if (has_bias_group(o)) {
+    auto& bias = static_cast<Options&>(opt->param_groups().at(1).options());
+    bias.lr(o.lr * o.bias_lr_mult);
+    bias.weight_decay(o.weight_decay * o.bias_decay_mult);
+  }
+  return opt;
 }
 
 }  // namespace
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, FCN& model) {
   switch (o.name) {
-    case Optimizer::sgd: {
-      const auto options = torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay);
-      return std::make_unique<ForeachSGD>(param_groups(o, model, options), options);
-    }
-    case Optimizer::adam: {
-      const auto options =
-          torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay);
-      return std::make_unique<torch::optim::Adam>(param_groups(o, model, options), options);
-    }
+    case Optimizer::sgd:
+      return make<ForeachSGD>(o, model,
+                              torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    case Optimizer::adam:
+      return make<torch::optim::Adam>(
+          o, model, torch::optim::AdamOptions(o.lr).betas({o.adam_beta1, o.adam_beta2}).weight_decay(o.weight_decay));
   }
   throw ConfigError("optim.name: unsupported optimiser");
 }

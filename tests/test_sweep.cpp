@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "helpers.h"
 #include "results/run_file.h"
+#include "sweep/launcher.h"
 #include "sweep/sweep.h"
 
 using namespace fcnlab;
@@ -146,4 +147,27 @@ TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]"
   CHECK_THAT(second.out, Contains("0 trained now, 4 already done"));
   const auto dry2 = run_fcnlab(args + " --dry-run");
   CHECK_THAT(dry2.out, Contains("done") && !Contains("todo"));
+
+  // A run that another process ends between this sweep's check and its child's start counts as
+  // ended there, not as trained here. The race made deterministic: the child is started through a
+  // wrapper that first puts the run's result file (moved away before) in place.
+  const SweepSpec spec =
+      make_multirun({fcnlab::test::source_dir() / "configs/toy.toml"},
+                    {"model.skip=32,8", "model.fusion=sum,concat", "optim.iterations=12", "eval.every=0",
+                     "run.threads=1", "data.root=" + toy.string(), "run.results_dir=" + (dir / "res").string()},
+                    "e2e");
+  REQUIRE(spec.runs.size() == 4);
+  const auto result = spec.runs[0].paths.result_file;
+  std::filesystem::rename(result, dir / "ended-elsewhere.h5");
+  const auto wrapper = dir / "train-after-another.sh";
+  fcnlab::test::write_file(wrapper, "#!/bin/sh\ncp '" + (dir / "ended-elsewhere.h5").string() + "' '" +
+                                        result.string() + "' && exec '" FCNLAB_EXE "' \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
+  LaunchOptions launch;
+  launch.exe = wrapper;
+  const SweepOutcome raced = run_local(spec, {0}, launch);
+  CHECK(raced.trained == 0);
+  CHECK(raced.elsewhere == std::vector<std::size_t>{0});
+  CHECK(raced.failed.empty());
+  CHECK(RunFileReader(result).info().status == RunStatus::finished);
 }

@@ -124,6 +124,12 @@ TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class"
   const auto again = run_fcnlab("train " + toy_args(results, "optim.iterations=150 eval.every=75"));
   CHECK(again.exit_code == 0);
   CHECK_THAT(again.out, Contains("already ended"));
+  // As `fcnlab sweep` starts it: a distinct status for "someone else ended it".
+  const auto told =
+      run_fcnlab("train " + toy_args(results, "optim.iterations=150 eval.every=75") + " --already-ended-code 3");
+  CHECK(told.exit_code == 3);
+  CHECK_THAT(told.out, Contains("already ended"));
+  CHECK(run_fcnlab("train " + toy_args(results, "") + " --already-ended-code 300").exit_code == 2);
 }
 
 TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[train][e2e]") {

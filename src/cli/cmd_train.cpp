@@ -23,10 +23,16 @@ std::string join(const std::vector<std::string>& v) {
 int cmd_train(const Args& args) {
   po::options_description opts("Options");
   std::int64_t stop_after = -1;
+  int ended_code = -1;
   opts.add_options()("restart", "ignore an existing checkpoint or result and train from scratch")(
       "stop-after", po::value<std::int64_t>(&stop_after),
-      "stop after this iteration with a checkpoint (to test resuming)");
+      "stop after this iteration with a checkpoint (to test resuming)")(
+      "already-ended-code", po::value<int>(&ended_code),
+      "exit status when the run had already ended, whatever its status (default: 0 finished, 1 otherwise); "
+      "`fcnlab sweep` passes 3, to tell runs it trained from runs another process ended first");
   const auto p = parse_args("train", args, opts, true);
+  if (p.vm.count("already-ended-code") && (ended_code < 0 || ended_code > 125))
+    throw UsageError(fmt::format("fcnlab train: --already-ended-code must be in [0, 125], got {}", ended_code));
   if (p.help) {
     print_help("fcnlab train [--config FILE]... [--restart] [key=value]...",
                "Trains one FCN and writes results/<experiment>/<run_id>.h5 when it ends (status finished or\n"
@@ -35,7 +41,8 @@ int cmd_train(const Args& args) {
                "is written and fcnlab exits 1. A run whose result file exists is not trained again\n"
                "(unless --restart). One process per run: while a run is being trained (flock on\n"
                "<work dir>/lock, released when its process ends, even by kill -9), another `fcnlab train` of\n"
-               "it exits 1 naming the holder. Exit: 0 finished, 1 diverged/interrupted/failed/locked, 2 config error.",
+               "it exits 1 naming the holder. Exit: 0 finished, 1 diverged/interrupted/failed/locked, 2 config error;\n"
+               "a run that had already ended: 0 finished, 1 otherwise, or --already-ended-code.",
                opts);
     return 0;
   }
@@ -55,6 +62,7 @@ int cmd_train(const Args& args) {
     }();
     std::cout << fmt::format("{} already ended (status {}): {}\nUse --restart to train it again.\n", paths.run_id,
                              to_string(existing.info().status), paths.result_file.string());
+    if (ended_code >= 0) return ended_code;
     return existing.info().status == RunStatus::finished ? 0 : 1;
   }
   TrainOptions options;
@@ -64,6 +72,7 @@ int cmd_train(const Args& args) {
   const TrainResult r = train_run(cfg, options);
   if (r.already_ended) {  // another process finished it while this one started
     std::cout << r.message << "\nUse --restart to train it again.\n";
+    if (ended_code >= 0) return ended_code;
     return r.status == RunStatus::finished ? 0 : 1;
   }
   if (r.interrupted) {

@@ -59,6 +59,10 @@ struct Child {
   std::chrono::steady_clock::time_point start;
 };
 
+// The exit status of a child that found its run already ended (by another process, between this
+// sweep's check and the child's start): not a run trained here.
+constexpr int kAlreadyEndedCode = 3;
+
 // Starts `fcnlab train` for `run`; returns -1 (with `error` set) when the process cannot start.
 pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const std::string& device,
                   std::string& error) {
@@ -69,7 +73,8 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addclose(&actions, STDIN_FILENO);
-  std::vector<std::string> args{exe.string(), "train", "--config", config.string()};
+  std::vector<std::string> args{
+      exe.string(), "train", "--config", config.string(), "--already-ended-code", std::to_string(kAlreadyEndedCode)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -257,7 +262,10 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.start).count();
     const auto st = run_state(run);
     const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (st.state == RunState::done && st.detail == "finished" && !exited_ok) {
+    const bool found_ended = WIFEXITED(status) && WEXITSTATUS(status) == kAlreadyEndedCode;
+    if (st.state == RunState::done && found_ended) {
+      ended_elsewhere(child.index, st);  // another process ended it before the child started
+    } else if (st.state == RunState::done && st.detail == "finished" && !exited_ok) {
       ended_elsewhere(child.index, st);  // the child found it locked; the other process has finished it since
     } else if (st.state == RunState::done && st.detail == "finished") {
       ++out.trained;

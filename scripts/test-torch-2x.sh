@@ -52,6 +52,8 @@ debs=$(mktemp -d)
 cp "$debs"/catch2_*.deb "$root/tmp/"
 rm -rf "$debs"
 
+# The ctest arguments quoted for the inner shell (a -R regex may hold '|' or spaces).
+ctest_args=""; [ $# -eq 0 ] || ctest_args=$(printf '%q ' "$@")
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/root/.ccache bash -c "$1"; }
 # Unstable's snapshot on some mirrors outlives its Release file's Valid-Until: do not refuse it.
@@ -61,4 +63,4 @@ in_root "apt-get -o Acquire::Check-Valid-Until=false update -qq &&
 in_root "dpkg-query -W -f='test-torch-2x: \${Package} \${Version}\n' libtorch-dev g++ libfmt-dev libhdf5-dev libtomlplusplus-dev catch2"
 
 in_root "cd '$repo' && cmake -S . -B build-sid -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null &&
-         cmake --build build-sid -j$(nproc) && cd build-sid && ctest --output-on-failure -j$(nproc) $*"
+         cmake --build build-sid -j$(nproc) && cd build-sid && ctest --output-on-failure -j$(nproc) $ctest_args"

@@ -149,19 +149,16 @@ std::vector<double> resampled_metrics(const FinalRecord& final, const std::vecto
     }
     if (!can_bootstrap(final, m))
       throw IoError(fmt::format("metric '{}' cannot be resampled: the run file has no per-image data for it", m));
-    try {
-      if (m == "bf_score") {
-        out.push_back(bf_from_images(final.per_image_bf, final.num_classes(), weights).score);
-      } else if (m == "boundary_iou") {
-        out.push_back(boundary_iou_from_images(final.per_image_boundary_band, final.num_classes(), weights).score);
-      } else {
-        const auto [miou, w] = *trimap_metric(m);
-        const Scores s = trimap_from_images(final.per_image_trimap, static_cast<int>(final.trimap_width.size()),
-                                            final.num_classes(), trimap_band(final, w), weights);
-        out.push_back(miou ? s.mean_iou : s.pixel_acc);
-      }
-    } catch (const DataError& e) {
-      throw IoError(fmt::format("metric '{}': {}", m, e.what()));
+    // Sizes are checked by RunFileReader; the functions throw DataError should they not fit.
+    if (m == "bf_score") {
+      out.push_back(bf_from_images(final.per_image_bf, final.num_classes(), weights).score);
+    } else if (m == "boundary_iou") {
+      out.push_back(boundary_iou_from_images(final.per_image_boundary_band, final.num_classes(), weights).score);
+    } else {
+      const auto [miou, w] = *trimap_metric(m);
+      const Scores s = trimap_from_images(final.per_image_trimap, static_cast<int>(final.trimap_width.size()),
+                                          final.num_classes(), trimap_band(final, w), weights);
+      out.push_back(miou ? s.mean_iou : s.pixel_acc);
     }
   }
   return out;

@@ -37,7 +37,8 @@ Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t
 // One confusion-matrix metric of `scores`.
 double score_of(const Scores& scores, const std::string& metric);
 // The bootstrappable `metrics` of `final` with image i counted weights[i] times, in order. The
-// confusion is summed once for all four of its scores. IoError when the data is missing.
+// confusion is summed once for all four of its scores. IoError when the data is missing, DataError
+// when its sizes do not fit.
 std::vector<double> resampled_metrics(const FinalRecord& final, const std::vector<std::string>& metrics,
                                       const std::vector<std::uint32_t>& weights);
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "metrics/confusion.h"
 #include "metrics/evaluator.h"
 
 namespace fcnlab::report {
@@ -98,20 +99,8 @@ int trimap_band(const FinalRecord& final, int w) {
   return it == final.trimap_width.end() ? -1 : static_cast<int>(it - final.trimap_width.begin());
 }
 
-}  // namespace
-
-bool bootstrappable(const std::string& metric) {
-  return is_confusion_metric(metric) || metric == "bf_score" || metric == "boundary_iou" ||
-         trimap_metric(metric).has_value();
-}
-
-bool can_bootstrap(const FinalRecord& final, const std::string& metric) {
-  if (is_confusion_metric(metric)) return true;
-  if (!bootstrappable(metric) || final.per_image_bf.empty()) return false;
-  const auto t = trimap_metric(metric);
-  return !t || trimap_band(final, t->second) >= 0;
-}
-
+// The scores of the per-image confusions of `final` summed with multiplicities `weights` [N]
+// (image i counted weights[i] times). IoError when the per-image confusions are missing.
 Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights) {
   const auto C = static_cast<std::size_t>(final.num_classes());
   const auto N = static_cast<std::size_t>(final.images);
@@ -128,12 +117,27 @@ Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t
   return scores_from_confusion(sum.data(), static_cast<int>(C));
 }
 
+// One confusion-matrix metric of `scores`.
 double score_of(const Scores& s, const std::string& metric) {
   if (metric == "pixel_acc") return s.pixel_acc;
   if (metric == "mean_acc") return s.mean_acc;
   if (metric == "mean_iou") return s.mean_iou;
   if (metric == "fw_iou") return s.fw_iou;
   throw Error(fmt::format("metric '{}' cannot be computed from confusion matrices", metric));
+}
+
+}  // namespace
+
+bool bootstrappable(const std::string& metric) {
+  return is_confusion_metric(metric) || metric == "bf_score" || metric == "boundary_iou" ||
+         trimap_metric(metric).has_value();
+}
+
+bool can_bootstrap(const FinalRecord& final, const std::string& metric) {
+  if (is_confusion_metric(metric)) return true;
+  if (!bootstrappable(metric) || final.per_image_bf.empty()) return false;
+  const auto t = trimap_metric(metric);
+  return !t || trimap_band(final, t->second) >= 0;
 }
 
 std::vector<double> resampled_metrics(const FinalRecord& final, const std::vector<std::string>& metrics,

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "metrics/confusion.h"
 #include "results/run_file.h"
 
 namespace fcnlab::report {
@@ -31,11 +30,6 @@ bool bootstrappable(const std::string& metric);
 // Whether `final` holds what resampling `metric` needs (files of schema 1 and 2 have no per-image
 // boundary data; a trimap width must be one the file has).
 bool can_bootstrap(const FinalRecord& final, const std::string& metric);
-// The scores of the per-image confusions of `final` summed with multiplicities `weights` [N]
-// (image i counted weights[i] times). IoError when the per-image confusions are missing.
-Scores weighted_scores(const FinalRecord& final, const std::vector<std::uint32_t>& weights);
-// One confusion-matrix metric of `scores`.
-double score_of(const Scores& scores, const std::string& metric);
 // The bootstrappable `metrics` of `final` with image i counted weights[i] times, in order. The
 // confusion is summed once for all four of its scores. IoError when the data is missing, DataError
 // when its sizes do not fit.

@@ -50,6 +50,12 @@ int cmd_train(const Args& args) {
   const Config cfg = load_config(files, p.overrides);
   init_logging(to_string(cfg.run.log_level));
   const RunPaths paths = run_paths(cfg);
+  // The exit status for a run that had already ended (found at start, or ended by another process
+  // while this one started).
+  const auto ended_exit = [ended_code](RunStatus status) {
+    if (ended_code >= 0) return ended_code;
+    return status == RunStatus::finished ? 0 : 1;
+  };
   const bool restart = p.vm.count("restart") > 0;
   if (std::filesystem::exists(paths.result_file) && !restart) {
     const RunFileReader existing = [&] {
@@ -62,8 +68,7 @@ int cmd_train(const Args& args) {
     }();
     std::cout << fmt::format("{} already ended (status {}): {}\nUse --restart to train it again.\n", paths.run_id,
                              to_string(existing.info().status), paths.result_file.string());
-    if (ended_code >= 0) return ended_code;
-    return existing.info().status == RunStatus::finished ? 0 : 1;
+    return ended_exit(existing.info().status);
   }
   TrainOptions options;
   options.restart = restart;
@@ -72,8 +77,7 @@ int cmd_train(const Args& args) {
   const TrainResult r = train_run(cfg, options);
   if (r.already_ended) {  // another process finished it while this one started
     std::cout << r.message << "\nUse --restart to train it again.\n";
-    if (ended_code >= 0) return ended_code;
-    return r.status == RunStatus::finished ? 0 : 1;
+    return ended_exit(r.status);
   }
   if (r.interrupted) {
     std::cerr << "fcnlab: " << r.message << '\n';

@@ -91,19 +91,20 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
   const std::size_t K = opts_.trimap_widths.size();
   std::vector<double> w2(K);
   for (std::size_t k = 0; k < K; ++k) w2[k] = static_cast<double>(opts_.trimap_widths[k]) * opts_.trimap_widths[k];
-  std::vector<std::int64_t> tri(K * C * 3, 0);  // per band and class: correct, ground truth, predicted
+  // This image's trimap row: per band and class, right, ground-truth and predicted pixels.
+  const std::size_t tri_row = trimap_.size();
+  trimap_.resize(tri_row + K * C * 3, 0);
   for (std::size_t i = 0; i < n; ++i) {
     if (label[i] == kVoidLabel) continue;
     const double d2 = static_cast<double>(dist[i]);
     if (d2 > w2[K - 1]) continue;
     std::size_t k = 0;
     while (d2 > w2[k]) ++k;
-    std::int64_t* band = tri.data() + k * C * 3;
+    std::int32_t* band = trimap_.data() + tri_row + k * C * 3;
     band[3 * label[i]] += label[i] == pred[i];
     ++band[3 * label[i] + 1];
     ++band[3 * pred[i] + 2];
   }
-  for (const auto v : tri) trimap_.push_back(static_cast<std::int32_t>(v));
 
   // Per-class boxes, so that the class-wise work is proportional to the area each class touches.
   std::vector<Box> gbox(C), pbox(C);

@@ -96,7 +96,9 @@ struct OptimConfig {
   int iter_size = 1;  // gradient accumulation
   Amp amp = Amp::off;
   bool channels_last = false;
-  bool fuse_conv_relu = false;  // conv + bias + ReLU as one node, cuDNN's fused forward on CUDA
+  // conv + bias + ReLU as one node, cuDNN's fused forward on CUDA; only where it can: not with
+  // run.deterministic (prepare_model) nor BatchNorm (VGG16Impl), where it is a no-op
+  bool fuse_conv_relu = false;
 };
 
 struct EvalConfig {

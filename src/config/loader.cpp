@@ -363,7 +363,8 @@ const std::vector<std::string>& unhashed_keys() {
   // Output locations, labels and execution resources: they do not change what is computed, only
   // how. Two of them change results in rounding: run.threads (intra-op reductions split their work
   // by thread; `rerun` pins the recorded count) and optim.fuse_conv_relu (the same function with
-  // other kernels, like cuDNN's algorithm choice in benchmark mode, which it requires). Keeping
+  // other kernels, like cuDNN's algorithm choice in benchmark mode; prepare_model fuses nothing when
+  // run.deterministic is set, so it never changes a deterministic run). Keeping
   // them out keeps a run's id across machines, and every run id from before the key existed.
   static const std::vector<std::string> keys{
       "checkpoint.every", "checkpoint.keep", "data.workers", "optim.fuse_conv_relu", "run.experiment",
@@ -590,10 +591,6 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.optim.epochs >= 0, "optim.epochs", "must be >= 0 (0 = use optim.iterations)");
   v.check(c.optim.batch_size >= 1, "optim.batch_size", "must be >= 1");
   v.check(c.optim.iter_size >= 1, "optim.iter_size", "must be >= 1");
-  v.check(!c.optim.fuse_conv_relu || !c.run.deterministic, "optim.fuse_conv_relu",
-          "needs run.deterministic = false (cuDNN's fused convolution + ReLU has no deterministic kernel)");
-  v.check(!c.optim.fuse_conv_relu || !c.model.batchnorm, "optim.fuse_conv_relu",
-          "needs model.batchnorm = false (with BatchNorm between convolution and ReLU there is nothing to fuse)");
   v.check(
       c.data.crop > 0 || c.optim.batch_size == 1, "data.crop",
       fmt::format("0 (whole images) needs optim.batch_size = 1, but it is {}; set a crop size", c.optim.batch_size));

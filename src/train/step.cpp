@@ -10,7 +10,10 @@ namespace fcnlab {
 void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
   model->to(device);
   if (cfg.optim.channels_last) to_channels_last(*model);
-  model->backbone->set_fuse_conv_relu(cfg.optim.fuse_conv_relu);
+  // Never in deterministic mode: cuDNN's fused kernels are not deterministic, and the key is left
+  // out of the run id, so it must not change what a deterministic run computes (not even on the
+  // CPU, where the fused node's backward is another sequence of kernels).
+  model->backbone->set_fuse_conv_relu(cfg.optim.fuse_conv_relu && !cfg.run.deterministic);
 }
 
 namespace {

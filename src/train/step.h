@@ -17,7 +17,8 @@
 namespace fcnlab {
 
 // Moves a freshly built or loaded model to `device` and applies the run's speed switches:
-// optim.channels_last (to_channels_last) and optim.fuse_conv_relu (VGG16Impl::set_fuse_conv_relu).
+// optim.channels_last (to_channels_last) and optim.fuse_conv_relu (VGG16Impl::set_fuse_conv_relu),
+// the latter only without run.deterministic.
 void prepare_model(FCN& model, const Config& cfg, const torch::Device& device);
 
 // The optimiser of optim.name over the model's trainable parameters: SGD with momentum and weight

@@ -11,7 +11,7 @@
 # skipped, and the table is printed in any case, with n/a where a figure is missing. The most
 # important figures come first: batch 16 bf16 (fcnlab, fcnlab unfused, eager,
 # compile), then batch 1 likewise, then --real, then the nsys kernel profile.
-# Ran on an H100 (PyTorch/LibTorch 2.11) in 361 s in session 9; --cpu-smoke runs it on the CPU
+# Ran on an H100 (PyTorch/LibTorch 2.11) in session 9, 361 s and 386 s; --cpu-smoke runs it on the CPU
 # machine (fcnlab on LibTorch 1.13, bench/eager_reference.py on Debian's PyTorch 1.13).
 set -uo pipefail
 smoke=false

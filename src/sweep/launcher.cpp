@@ -262,11 +262,12 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.start).count();
     const auto st = run_state(run);
     const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    const bool found_ended = WIFEXITED(status) && WEXITSTATUS(status) == kAlreadyEndedCode;
-    if (st.state == RunState::done && found_ended) {
-      ended_elsewhere(child.index, st);  // another process ended it before the child started
-    } else if (st.state == RunState::done && st.detail == "finished" && !exited_ok) {
-      ended_elsewhere(child.index, st);  // the child found it locked; the other process has finished it since
+    // Ended by another process: before the child started (the child exits kAlreadyEndedCode), or
+    // while the child found it locked (it exits 1; the other process has finished it since).
+    const bool ended_by_other =
+        (WIFEXITED(status) && WEXITSTATUS(status) == kAlreadyEndedCode) || (st.detail == "finished" && !exited_ok);
+    if (st.state == RunState::done && ended_by_other) {
+      ended_elsewhere(child.index, st);
     } else if (st.state == RunState::done && st.detail == "finished") {
       ++out.trained;
       finished_seconds += secs;

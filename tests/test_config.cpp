@@ -257,6 +257,14 @@ TEST_CASE("every preset loads", "[config]") {
     CHECK(c.optim.bias_lr_mult == 2.0);
     CHECK(c.optim.bias_decay_mult == 0.0);
   }
+  // Iterations as the reference solvers' solve.py loops: voc-fcn32s 25 x 4000; voc-fcn8s-atonce
+  // 75 x 4000, which the at-once FCN-16s follows too.
+  const auto iterations = [](const char* name) {
+    return load_config({fcnlab::test::source_dir() / "configs" / name}, {}).optim.iterations;
+  };
+  CHECK(iterations("fcn32s.toml") == 100000);
+  CHECK(iterations("fcn16s.toml") == 300000);
+  CHECK(iterations("fcn8s.toml") == 300000);
 }
 
 TEST_CASE("string values with quotes, backslashes and control characters survive the canonical TOML", "[config]") {

@@ -1,4 +1,5 @@
-// Tests of src/core pieces not covered elsewhere: the progress line, moving temp files into place.
+// Tests of src/core pieces not covered elsewhere: the progress line, moving temp files into place,
+// the processor model from /proc/cpuinfo.
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/host.h"
 #include "core/progress.h"
 #include "helpers.h"
 
@@ -117,4 +119,15 @@ TEST_CASE("move_into_place replaces the target; on failure it removes the temp f
 
   remove_temp_file(tmp);  // already gone: no error
   CHECK_FALSE(std::filesystem::exists(tmp));
+}
+
+TEST_CASE("the CPU model is /proc/cpuinfo's first model name, trimmed; none is an empty string", "[core]") {
+  const std::string intel =
+      "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel\t\t: 143\n"
+      "model name\t:  Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz \r\nflags\t\t: fpu\n\n"
+      "processor\t: 1\nmodel name\t: Another CPU\n";
+  CHECK(cpu_model_from_cpuinfo(intel) == "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz");
+  // Many ARM kernels name no model: unknown, not the "model" number or another field.
+  CHECK(cpu_model_from_cpuinfo("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\nmodel\t: 1\n").empty());
+  CHECK(cpu_model_from_cpuinfo("").empty());
 }

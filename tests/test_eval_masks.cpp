@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/host.h"
 #include "data/image_io.h"
 #include "helpers.h"
 #include "results/run_file.h"
@@ -69,16 +70,22 @@ TEST_CASE("eval-masks scores two folders of PNGs and writes /final") {
   CHECK(f->per_image_confusion.size() == 12);
   CHECK(f->trimap_width.size() == 6);
   CHECK(f->bf_per_class.size() == 2);
+  CHECK(f->image_ids == std::vector<std::string>{"img0", "img1", "img2"});
+  CHECK(reader.info().cpu_model == cpu_model());
+  CHECK(reader.info().gpu_model.empty());
   // One thread gives the same table as several.
   CHECK(run_fcnlab(args + " --format csv --threads 1").out == run_fcnlab(args + " --format csv --threads 2").out);
   auto md = run_fcnlab(args);
   CHECK_THAT(md.out, Contains("| trimap width (px) |"));
 
   SECTION("an --ids list selects images; a missing one is an error naming the file") {
-    fcnlab::test::write_file(t / "ids.txt", "img1\nimg2\n");
-    auto ok = run_fcnlab(args + " --format json --ids " + (t / "ids.txt").string());
+    fcnlab::test::write_file(t / "ids.txt", "img2\nimg1\n");
+    auto ok =
+        run_fcnlab(args + " --format json --ids " + (t / "ids.txt").string() + " --out " + (t / "ids.h5").string());
     CHECK(ok.exit_code == 0);
     CHECK_THAT(ok.out, Contains("\"images\": 2"));
+    // The run file's ids are the images in the order scored: the list's.
+    CHECK(RunFileReader(t / "ids.h5").final()->image_ids == std::vector<std::string>{"img2", "img1"});
     fcnlab::test::write_file(t / "ids.txt", "img1\nimg9\n");
     auto bad = run_fcnlab(args + " --ids " + (t / "ids.txt").string());
     CHECK(bad.exit_code == 1);

@@ -27,6 +27,8 @@ RunInfo sample_info() {
   i.cuda_version = "";
   i.cudnn_version = "";
   i.device = "cpu";
+  i.cpu_model = "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz";
+  i.gpu_model = "NVIDIA H100 80GB HBM3";
   i.deterministic = true;
   i.config_toml = "[model]\nskip = 8\n";
   i.config_hash = "0123456789abcdef";
@@ -53,6 +55,7 @@ FinalRecord sample_final() {
   r.images = 2;
   r.per_image_confusion.resize(2 * 9);
   for (std::size_t k = 0; k < r.per_image_confusion.size(); ++k) r.per_image_confusion[k] = static_cast<int>(k);
+  r.image_ids = {"2008_000002", "2007_000033"};  // in the order scored, not sorted
   r.trimap_width = {1, 2, 4};
   r.trimap_pixel_acc = {0.1, 0.2, 0.3};
   r.trimap_mean_iou = {0.05, 0.15, 0.25};
@@ -104,6 +107,8 @@ TEST_CASE("run file round trip of every schema field", "[results]") {
   CHECK(i.host == want.host);
   CHECK(i.torch_version == want.torch_version);
   CHECK(i.device == want.device);
+  CHECK(i.cpu_model == want.cpu_model);
+  CHECK(i.gpu_model == want.gpu_model);
   CHECK(i.deterministic == want.deterministic);
   CHECK(i.config_toml == want.config_toml);
   CHECK(i.config_hash == want.config_hash);
@@ -144,6 +149,7 @@ TEST_CASE("run file round trip of every schema field", "[results]") {
   CHECK(std::isnan(f->per_class_iou[1]));
   CHECK(f->images == 2);
   CHECK(f->per_image_confusion == want_f.per_image_confusion);
+  CHECK(f->image_ids == want_f.image_ids);
   CHECK(f->trimap_width == want_f.trimap_width);
   CHECK(f->trimap_pixel_acc == want_f.trimap_pixel_acc);
   CHECK(f->trimap_mean_iou == want_f.trimap_mean_iou);
@@ -258,6 +264,7 @@ TEST_CASE("truncated, foreign and other-version files give errors naming the fil
     f.per_image_bf.clear();
     f.per_image_boundary_band.clear();
     f.per_image_trimap.clear();
+    f.image_ids.clear();
     w.write_final(f);
     w.commit();
   }
@@ -267,6 +274,99 @@ TEST_CASE("truncated, foreign and other-version files give errors naming the fil
   CHECK(v2->per_image_bf.empty());
   CHECK(v2->per_image_trimap.empty());
   CHECK(v2->trimap_pixel_acc == sample_final().trimap_pixel_acc);
-  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads versions 1 to 3"));
+  CHECK_THROWS_WITH(RunFileReader(dir / "v99.h5"), Contains("schema_version 99") && Contains("reads versions 1 to 4"));
   CHECK_THROWS_WITH(RunFileReader(dir / "missing.h5"), Contains("missing.h5") && Contains("no such file"));
+}
+
+TEST_CASE("schema 3 files read with no image ids and no processor models; schema 4 ones keep them", "[results]") {
+  TempDir dir;
+  {
+    RunFileWriter w(dir / "v3.h5");
+    auto i = sample_info();
+    i.schema_version = 3;
+    w.write_info(i);
+    auto f = sample_final();
+    // A schema-3 file has no place for ids: a record with them is refused, not silently cut.
+    CHECK_THROWS_WITH(w.write_final(f),
+                      Contains("v3.h5.part") && Contains("/final/image_ids has 2 values, expected 0"));
+    f.image_ids.clear();
+    w.write_final(f);
+    w.commit();
+  }
+  const RunFileReader v3(dir / "v3.h5");
+  CHECK(v3.info().schema_version == 3);
+  CHECK(v3.info().cpu_model.empty());
+  CHECK(v3.info().gpu_model.empty());
+  const auto f3 = v3.final();
+  REQUIRE(f3.has_value());
+  CHECK(f3->images == 2);
+  CHECK(f3->image_ids.empty());
+  CHECK(f3->per_image_trimap == sample_final().per_image_trimap);
+  {
+    H5::H5File raw((dir / "v3.h5").string(), H5F_ACC_RDONLY);
+    CHECK_FALSE(raw.attrExists("cpu_model"));
+    CHECK_FALSE(raw.openGroup("final").nameExists("image_ids"));
+  }
+  // Schema 4 without ids (a writer that did not know them): no dataset, read back as unknown.
+  {
+    RunFileWriter w(dir / "noids.h5");
+    w.write_info(sample_info());
+    auto f = sample_final();
+    f.image_ids.clear();
+    w.write_final(f);
+    w.commit();
+  }
+  CHECK(RunFileReader(dir / "noids.h5").final()->image_ids.empty());
+  // No images at all: an empty id list.
+  {
+    RunFileWriter w(dir / "empty.h5");
+    w.write_info(sample_info());
+    auto f = sample_final();
+    f.images = 0;
+    f.image_ids.clear();
+    f.per_image_confusion.clear();
+    f.per_image_bf.clear();
+    f.per_image_boundary_band.clear();
+    f.per_image_trimap.clear();
+    w.write_final(f);
+    w.commit();
+  }
+  const auto empty = RunFileReader(dir / "empty.h5").final();
+  REQUIRE(empty.has_value());
+  CHECK(empty->images == 0);
+  CHECK(empty->image_ids.empty());
+  H5::H5File raw((dir / "empty.h5").string(), H5F_ACC_RDONLY);
+  CHECK(raw.openGroup("final").nameExists("image_ids"));
+}
+
+TEST_CASE("an image id count that is not the image count is an error naming the file", "[results]") {
+  TempDir dir;
+  {
+    RunFileWriter w(dir / "bad.h5");
+    w.write_info(sample_info());
+    auto f = sample_final();
+    f.image_ids.pop_back();
+    CHECK_THROWS_WITH(w.write_final(f),
+                      Contains("bad.h5.part") && Contains("/final/image_ids has 1 values, expected 2"));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
+  // A file whose dataset holds 3 ids for 2 images (as a damaged or foreign writer could leave it).
+  const auto path = dir / "three.h5";
+  {
+    RunFileWriter w(path);
+    w.write_info(sample_info());
+    w.write_final(sample_final());
+    w.commit();
+  }
+  {
+    H5::H5File raw(path.string(), H5F_ACC_RDWR);
+    auto g = raw.openGroup("final");
+    g.unlink("image_ids");
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    const hsize_t n = 3;
+    const char* ids[] = {"a", "b", "c"};
+    g.createDataSet("image_ids", type, H5::DataSpace(1, &n)).write(ids, type);
+  }
+  CHECK_THROWS_WITH(RunFileReader(path).final(),
+                    Contains("three.h5") && Contains("/final/image_ids has 3 ids for 2 images"));
 }

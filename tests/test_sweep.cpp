@@ -56,6 +56,20 @@ TEST_CASE("grids expand as cartesian products, unite, and dedup by config hash",
   CHECK(t.runs.size() == 5);
 }
 
+TEST_CASE("the shipped paper sweep trains each net as long as its preset", "[sweep]") {
+  const SweepSpec s = load_sweep_file(fcnlab::test::source_dir() / "experiments/voc_paper.toml", {});
+  REQUIRE(s.runs.size() == 3);
+  for (const auto& r : s.runs) {
+    INFO(to_string(r.config.model.skip));
+    const char* preset = r.config.model.skip == Skip::s32   ? "fcn32s.toml"
+                         : r.config.model.skip == Skip::s16 ? "fcn16s.toml"
+                                                            : "fcn8s.toml";
+    const Config p = load_config({fcnlab::test::source_dir() / "configs" / preset}, {});
+    CHECK(r.config.optim.iterations == p.optim.iterations);
+    CHECK(r.config.optim.lr == p.optim.lr);
+  }
+}
+
 TEST_CASE("sweep-file errors name the file, line and key", "[sweep]") {
   TempDir dir;
   write_file(dir / "bad.toml", "[[grid]]\nmodel.skp = [32, 8]\n");

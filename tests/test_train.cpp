@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "config/loader.h"
+#include "core/host.h"
+#include "data/voc.h"
 #include "helpers.h"
 #include "model/fcn.h"
 #include "results/run_file.h"
@@ -97,6 +99,41 @@ void check_same_losses_and_confusion(const RunFileReader& a, const RunFileReader
   for (std::size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].loss == tb[i].loss);
 }
 
+// Run-file surgery for the rerun tests: a root string attribute, a /final scalar.
+void set_root_string(const std::filesystem::path& file, const std::string& name, const std::string& value) {
+  H5::H5File f(file.string(), H5F_ACC_RDWR);
+  const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  if (f.attrExists(name)) f.removeAttr(name);
+  f.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
+}
+std::string root_string(const std::filesystem::path& file, const std::string& name) {
+  H5::H5File f(file.string(), H5F_ACC_RDONLY);
+  std::string value;
+  const auto attr = f.openAttribute(name);
+  attr.read(attr.getStrType(), value);
+  return value;
+}
+void set_final_scalar(const std::filesystem::path& file, const std::string& name, double value) {
+  H5::H5File f(file.string(), H5F_ACC_RDWR);
+  f.openGroup("final").openAttribute(name).write(H5::PredType::NATIVE_DOUBLE, &value);
+}
+// A copy of `file` whose recorded config has `from` replaced by `to` (and whose seed attribute is
+// `seed`), with mean_iou `mean_iou`: another seed of its configuration, or another configuration.
+void write_variant(const std::filesystem::path& file, const std::filesystem::path& copy, const std::string& from,
+                   const std::string& to, std::int64_t seed, double mean_iou) {
+  std::filesystem::copy_file(file, copy, std::filesystem::copy_options::overwrite_existing);
+  std::string toml = root_string(copy, "config_toml");
+  const auto pos = toml.find(from);
+  REQUIRE(pos != std::string::npos);
+  toml.replace(pos, from.size(), to);
+  set_root_string(copy, "config_toml", toml);
+  {
+    H5::H5File f(copy.string(), H5F_ACC_RDWR);
+    f.openAttribute("seed").write(H5::PredType::NATIVE_INT64, &seed);
+  }
+  set_final_scalar(copy, "mean_iou", mean_iou);
+}
+
 }  // namespace
 
 TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class", "[train][e2e]") {
@@ -116,10 +153,19 @@ TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class"
   CHECK(reader.train().size() == 150);
   REQUIRE(reader.examples().has_value());
   CHECK(reader.examples()->count == 4);
+  // Schema 4: the val images in the order scored (the split list's), and this machine's CPU.
+  const auto val_ids = read_split_list(toy_root() / "ImageSets/Segmentation/val.txt");
+  CHECK(final->image_ids == val_ids);
+  CHECK(std::vector<std::string>(val_ids.begin(), val_ids.begin() + 4) == reader.examples()->ids);
+  CHECK(reader.info().cpu_model == cpu_model());
+  CHECK(reader.info().gpu_model.empty());
   // show reads it.
   const auto show = run_fcnlab("show " + file.string());
   CHECK(show.exit_code == 0);
   CHECK_THAT(show.out, Contains("status     finished") && Contains("mean_iou"));
+  CHECK_THAT(show.out,
+             Contains("processor  cpu " + (cpu_model().empty() ? "(unknown)" : cpu_model()) + "; gpu (none)") &&
+                 Contains("image ids  12 (" + val_ids.front() + " ... " + val_ids.back() + ")"));
   // A second identical command does not train again.
   const auto again = run_fcnlab("train " + toy_args(results, "optim.iterations=150 eval.every=75"));
   CHECK(again.exit_code == 0);
@@ -302,6 +348,52 @@ TEST_CASE("rerun uses the thread count a CPU run recorded: the count changes res
   r = run_fcnlab("rerun " + file.string() + " run.threads=2");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.out, Contains("beyond tolerance"));
+}
+
+TEST_CASE("rerun on another processor model judges each metric against its configuration's seed spread",
+          "[train][e2e]") {
+  TempDir results;
+  REQUIRE(run_fcnlab("train " + toy_args(results, "optim.iterations=10 eval.every=0 eval.examples=0")).exit_code == 0);
+  const auto file = only_h5(results / "adhoc");
+  const double miou = RunFileReader(file).final()->scalar("mean_iou").value();
+  // As if trained on another CPU, where it ended 0.01 above what this machine gives (the rerun
+  // here reproduces this machine's numbers bit for bit, so every other difference is 0).
+  set_root_string(file, "cpu_model", "Imaginary CPU 9000");
+  set_final_scalar(file, "mean_iou", miou + 0.01);
+  // Another configuration in the same dir is no sibling.
+  write_variant(file, results / "adhoc/other-config.h5", "iterations = 10\n", "iterations = 11\n", 1, miou + 0.5);
+
+  auto r = run_fcnlab("rerun " + file.string());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("bit-identity is not expected") && Contains("Imaginary CPU 9000") &&
+                        Contains(cpu_model().empty() ? "an unrecorded processor model" : cpu_model()));
+  CHECK_THAT(r.out, Contains("no other finished seed") && Contains("0 metric(s) differ by more than 0.02"));
+
+  // Two sibling seeds that agree to 1e-4: 0.01 is far beyond that spread.
+  write_variant(file, results / "adhoc/seed1.h5", "seed = 0\n", "seed = 1\n", 1, miou + 0.0101);
+  write_variant(file, results / "adhoc/seed2.h5", "seed = 0\n", "seed = 2\n", 2, miou + 0.0099);
+  r = run_fcnlab("rerun " + file.string());
+  INFO(r.out);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Contains("3 runs in") && Contains("(seeds 0, 1, 2)") && Contains("seed std") && Contains("bound") &&
+                        Contains("1 metric(s) differ by more than their bound"));
+  const auto start = r.out.find("\nmean_iou ") + 1;
+  const std::string line = r.out.substr(start, r.out.find('\n', start) - start);
+  CHECK_THAT(line, Contains("1.00e-04") && Contains("<-- beyond bound"));
+
+  // Siblings spread by 0.02: the same 0.01 is within it.
+  write_variant(file, results / "adhoc/seed1.h5", "seed = 0\n", "seed = 1\n", 1, miou + 0.03);
+  write_variant(file, results / "adhoc/seed2.h5", "seed = 0\n", "seed = 2\n", 2, miou - 0.01);
+  r = run_fcnlab("rerun " + file.string());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("0 metric(s) differ by more than their bound"));
+
+  // --tolerance wins over the spread.
+  r = run_fcnlab("rerun " + file.string() + " --tolerance 0.001");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Contains("1 metric(s) differ by more than 0.001"));
 }
 
 TEST_CASE("reading losses back every run.log_every steps records the same curve as every step", "[train][e2e]") {

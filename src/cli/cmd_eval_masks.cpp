@@ -15,6 +15,7 @@
 #include "cli/options.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/host.h"
 #include "core/text.h"
 #include "core/version.h"
 #include "data/image_io.h"
@@ -137,8 +138,10 @@ void print(const EvalResult& r, const std::vector<std::string>& names, Format f,
     out << fmt::format("| {} | {} | {} |\n", r.trimap_width[k], num(r.trimap_pixel_acc[k]), num(r.trimap_mean_iou[k]));
 }
 
-void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::string>& names, const Config& cfg,
-              const std::string& gt, const std::string& pred, double seconds) {
+// `files`: the matched file names in the order scored; their stems are the image ids.
+void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::string>& names,
+              const std::vector<std::string>& files, const Config& cfg, const std::string& gt, const std::string& pred,
+              double seconds) {
   RunInfo info;
   info.fcnlab_version = version();
   info.git_commit = git_commit();
@@ -147,7 +150,9 @@ void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   info.created_utc = buf;
+  info.host = host_name();
   info.device = "cpu";
+  info.cpu_model = cpu_model();
   info.config_toml = to_canonical_toml(cfg);
   info.config_hash = config_hash_hex(cfg);
   info.overrides = fmt::format("eval-masks --gt {} --pred {}", gt, pred);
@@ -155,7 +160,9 @@ void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::
   info.run_id = file.stem().string();
   info.status = RunStatus::finished;
   info.wall_seconds = seconds;
-  const FinalRecord f = to_final_record(r, names);
+  std::vector<std::string> ids;
+  for (const auto& f : files) ids.push_back(fs::path(f).stem().string());
+  const FinalRecord f = to_final_record(r, names, ids);
   RunFileWriter w(file);
   w.write_info(info);
   w.write_final(f);
@@ -239,7 +246,7 @@ int cmd_eval_masks(const Args& args) {
   const auto class_names = default_class_names(num_classes);
   print(r, class_names, fmt_out, std::cout);
   if (!out.empty()) {
-    write_h5(out, r, class_names, cfg, gt, pred, secs);
+    write_h5(out, r, class_names, names, cfg, gt, pred, secs);
     if (fmt_out == Format::md) std::cout << fmt::format("\nwrote {}\n", out);
   }
   return 0;

@@ -11,12 +11,32 @@
 
 namespace fcnlab::cli {
 
+namespace {
+
+// The processor models a run ran on (schema 4; `rerun` compares them with its own).
+std::string processors(const RunInfo& i) {
+  if (i.schema_version < 4) return "processor  not recorded (schema_version < 4)\n";
+  const auto name = [](const std::string& model, const char* none) { return model.empty() ? none : model; };
+  return fmt::format("processor  cpu {}; gpu {}\n", name(i.cpu_model, "(unknown)"), name(i.gpu_model, "(none)"));
+}
+
+std::string image_ids(const FinalRecord& f, int schema_version) {
+  if (f.image_ids.empty())
+    return fmt::format("image ids  none recorded{}\n", schema_version < 4 ? " (schema_version < 4)" : "");
+  return fmt::format("image ids  {} ({} ... {})\n", f.image_ids.size(), f.image_ids.front(), f.image_ids.back());
+}
+
+}  // namespace
+
 int cmd_show(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("no-config", "do not print the recorded config");
   const auto p = parse_args("show", args, opts, false, 1);
   if (p.help) {
-    print_help("fcnlab show FILE.h5", "Prints a run file's identity, status, final metrics, curves and config.", opts);
+    print_help("fcnlab show FILE.h5",
+               "Prints a run file's identity, status, processor models, final metrics, the number of image\n"
+               "ids, curves and config.",
+               opts);
     return 0;
   }
   if (p.positional.empty()) throw UsageError("fcnlab show: missing the run file FILE.h5 (see fcnlab show --help)");
@@ -33,6 +53,7 @@ int cmd_show(const Args& args) {
       i.cudnn_version.empty() ? "" : ", cuDNN " + i.cudnn_version, i.schema_version, i.config_hash, i.seed,
       i.deterministic, i.overrides.empty() ? "(none)" : i.overrides, i.data_fingerprint,
       format_duration(i.wall_seconds), i.train_img_per_s);
+  std::cout << processors(i);
   const auto train = reader.train();
   if (!train.empty()) {
     const auto best = std::min_element(train.begin(), train.end(), [](auto& a, auto& b) { return a.loss < b.loss; });
@@ -47,7 +68,7 @@ int cmd_show(const Args& args) {
       std::cout << fmt::format("           {:>8} {:>9.4f} {:>9.4f} {:>9.4f} {:>12.4f}\n", v.step, v.mean_iou,
                                v.pixel_acc, v.bf_score, v.boundary_iou);
   }
-  if (const auto f = reader.final()) std::cout << format_final(*f);
+  if (const auto f = reader.final()) std::cout << format_final(*f) << image_ids(*f, i.schema_version);
   if (!p.vm.count("no-config")) std::cout << "config\n" << i.config_toml;
   return 0;
 }

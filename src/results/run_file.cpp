@@ -193,6 +193,10 @@ void RunFileWriter::write_info(const RunInfo& i) {
     set_attr(f, "cuda_version", i.cuda_version);
     set_attr(f, "cudnn_version", i.cudnn_version);
     set_attr(f, "device", i.device);
+    if (i.schema_version >= 4) {
+      set_attr(f, "cpu_model", i.cpu_model);
+      set_attr(f, "gpu_model", i.gpu_model);
+    }
     set_attr(f, "deterministic", static_cast<std::uint8_t>(i.deterministic));
     set_attr(f, "config_toml", i.config_toml);
     set_attr(f, "config_hash", i.config_hash);
@@ -270,6 +274,10 @@ void RunFileWriter::write_final(const FinalRecord& r) {
   check(r.per_image_bf.size(), per_image_boundary ? n * c : 0, "boundary/per_image_bf");
   check(r.per_image_boundary_band.size(), per_image_boundary ? n * c * 2 : 0, "boundary/per_image_band");
   check(r.per_image_trimap.size(), per_image_boundary ? n * k * c * 3 : 0, "boundary/per_image_trimap");
+  // Schema 4 on: one id per image. A record without ids (the writer did not know them) leaves the
+  // dataset out, so that readers take the ids as unknown rather than as a count mismatch.
+  if (!r.image_ids.empty()) check(r.image_ids.size(), impl_->schema_version >= 4 ? n : 0, "image_ids");
+  const bool image_ids = impl_->schema_version >= 4 && (!r.image_ids.empty() || n == 0);
   h5_write_guard(part_, "writing /final", [&] {
     auto g = impl_->file.createGroup("final");
     for (const auto& [name, value] : r.scalars) set_attr(g, name, value);
@@ -277,6 +285,9 @@ void RunFileWriter::write_final(const FinalRecord& r) {
     write_array(g, "confusion", {c, c}, r.confusion);
     write_array(g, "per_class_iou", {c}, r.per_class_iou);
     write_array(g, "per_image_confusion", {static_cast<hsize_t>(r.images), c, c}, r.per_image_confusion, true);
+    // Variable-length strings like class_names: deflate would compress only their heap references,
+    // and VOC val's 1449 ids are about 16 KB.
+    if (image_ids) write_strings(g, "image_ids", r.image_ids);
     auto b = g.createGroup("boundary");
     write_array(b, "trimap_width", {k}, r.trimap_width);
     write_array(b, "trimap_pixel_acc", {k}, r.trimap_pixel_acc);
@@ -464,6 +475,8 @@ RunInfo RunFileReader::info() const {
     i.train_img_per_s = read_num_attr<double>(f, "train_img_per_s");
     if (has_attr(f, "data_fingerprint")) i.data_fingerprint = read_str_attr(f, "data_fingerprint");
     if (has_attr(f, "message")) i.message = read_str_attr(f, "message");
+    if (has_attr(f, "cpu_model")) i.cpu_model = read_str_attr(f, "cpu_model");
+    if (has_attr(f, "gpu_model")) i.gpu_model = read_str_attr(f, "gpu_model");
   });
   return i;
 }
@@ -506,6 +519,7 @@ std::vector<ValPoint> RunFileReader::val() const {
 std::optional<FinalRecord> RunFileReader::final() const {
   if (!name_exists(impl_->file, path_, "final")) return std::nullopt;
   FinalRecord r;
+  bool ids_present = false;  // schema 4: /final/image_ids, [N]
   h5_read_guard(path_, "/final", [&] {
     const auto g = impl_->file.openGroup("final");
     const int n_attrs = g.getNumAttrs();
@@ -534,6 +548,8 @@ std::optional<FinalRecord> RunFileReader::final() const {
       r.per_image_boundary_band = read_array<std::int32_t>(b, "per_image_band");
       r.per_image_trimap = read_array<std::int32_t>(b, "per_image_trimap");
     }
+    ids_present = impl_->schema_version >= 4 && g.nameExists("image_ids");
+    if (ids_present) r.image_ids = read_strings(g, "image_ids");
   });
   const auto c = static_cast<std::size_t>(r.num_classes());
   if (r.confusion.size() != c * c || r.per_class_iou.size() != c)
@@ -543,6 +559,8 @@ std::optional<FinalRecord> RunFileReader::final() const {
                                      r.per_image_trimap.size() != n * k * c * 3))
     throw IoError(fmt::format("{}: /final/boundary/per_image_* do not match {} images, {} trimap widths and {} classes",
                               path_.string(), n, k, c));
+  if (ids_present && r.image_ids.size() != n)
+    throw IoError(fmt::format("{}: /final/image_ids has {} ids for {} images", path_.string(), r.image_ids.size(), n));
   return r;
 }
 

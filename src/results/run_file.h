@@ -22,7 +22,10 @@ namespace fcnlab {
 //      void pixels (in 1 it shifted the predicted boundaries, so those values are not comparable).
 //   3: 2 plus the per-image boundary data /final/boundary/per_image_{bf,band,trimap}, so that
 //      bootstrap intervals cover BF, Boundary IoU and trimap scores (FinalRecord::per_image_*).
-inline constexpr int kSchemaVersion = 3;
+//   4: 3 plus /final/image_ids (the val images in the order of every per-image dataset), so that
+//      reports pair runs image by image, and the root attributes cpu_model and gpu_model, so that
+//      a rerun knows whether bit-identity can be expected.
+inline constexpr int kSchemaVersion = 4;
 inline constexpr int kOldestSchemaVersion = 1;
 
 enum class RunStatus { finished, diverged, failed };
@@ -38,6 +41,7 @@ struct RunInfo {
   std::string fcnlab_version, git_commit;
   bool git_dirty = false;
   std::string created_utc, host, torch_version, cuda_version, cudnn_version, device;
+  std::string cpu_model, gpu_model;  // schema 4: e.g. /proc/cpuinfo's "model name"; "" when none / unknown
   bool deterministic = false;
   std::string config_toml, config_hash, overrides, experiment, run_id;
   std::int64_t seed = 0;
@@ -68,6 +72,7 @@ struct FinalRecord {
   std::vector<double> per_class_iou;                         // [C], NaN for classes left out
   std::int64_t images = 0;                                   // N
   std::vector<std::int32_t> per_image_confusion;             // [N,C,C]
+  std::vector<std::string> image_ids;                        // [N] schema 4; empty in older files
   std::vector<std::int32_t> trimap_width;                    // [K]
   std::vector<double> trimap_pixel_acc, trimap_mean_iou;     // [K]
   std::vector<double> bf_per_class, boundary_iou_per_class;  // [C]

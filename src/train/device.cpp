@@ -7,6 +7,7 @@
 #include "model/autocast_compat.h"
 
 #ifdef FCNLAB_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -126,6 +127,15 @@ DeviceMemory peak_memory(const torch::Device& device) {
   (void)device;
 #endif
   return m;
+}
+
+std::string cuda_device_model(int index) {
+#ifdef FCNLAB_WITH_CUDA
+  return at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(index))->name;
+#else
+  (void)index;
+  return "";
+#endif
 }
 
 }  // namespace fcnlab

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "config/enums.h"
@@ -79,5 +80,9 @@ DeviceMemory peak_memory(const torch::Device& device);
 
 // Waits for the device's queued work (no-op on the CPU).
 void synchronize(const torch::Device& device);
+
+// The model name of CUDA device `index` as the driver reports it (cudaDeviceProp::name, e.g.
+// "NVIDIA H100 80GB HBM3"); "" in a build without CUDA code.
+std::string cuda_device_model(int index);
 
 }  // namespace fcnlab

@@ -49,6 +49,7 @@ RuntimeInfo configure_runtime(const Config& cfg) {
     rt.device_name = cpu_device_name(threads);
   } else {
     rt.device_name = fmt::format("cuda:{}", rt.device.index());
+    rt.gpu_model = cuda_device_model(rt.device.index());
     if (at::globalContext().hasCuDNN()) rt.cudnn_version = std::to_string(at::detail::getCUDAHooks().versionCuDNN());
     const std::string config = at::detail::getCUDAHooks().showConfig();
     const auto pos = config.find("CUDA Runtime ");
@@ -71,7 +72,7 @@ int recorded_cpu_threads(const std::string& device_name) {
 }
 
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
-                          Examples* examples) {
+                          Examples* examples, std::vector<std::string>* image_ids) {
   torch::NoGradGuard no_grad;
   model->eval();
   SegmentationEvaluator evaluator(cfg.data.num_classes, BoundaryOptions{cfg.eval.trimap_widths, cfg.eval.bf_tolerance,
@@ -79,6 +80,7 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
   const auto n_examples = examples ? std::min<std::size_t>(static_cast<std::size_t>(cfg.eval.examples), ds.size()) : 0;
   std::vector<Sample> kept;
   std::vector<torch::Tensor> kept_pred;
+  if (image_ids) image_ids->clear();
   for (const auto& indices : val_batches(ds.size(), cfg.data.val_batch)) {
     const Batch batch = load_val_batch(ds, indices, cfg.data);
     torch::Tensor logits;
@@ -98,6 +100,7 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
       const auto l = label[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
       evaluator.process(p.data_ptr<std::uint8_t>(), l.data_ptr<std::uint8_t>(), static_cast<int>(h),
                         static_cast<int>(w));
+      if (image_ids) image_ids->push_back(ds.id(indices[k]));
       if (indices[k] < n_examples) {
         kept.push_back(ds.get(indices[k]));
         kept_pred.push_back(p);
@@ -139,7 +142,10 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
   return evaluator.evaluate();
 }
 
-FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names) {
+FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>& class_names,
+                            const std::vector<std::string>& image_ids) {
+  if (image_ids.size() != static_cast<std::size_t>(r.images))
+    throw Error(fmt::format("{} image ids for {} scored images", image_ids.size(), r.images));
   FinalRecord f;
   f.scalars = {{"pixel_acc", r.scores.pixel_acc},
                {"mean_acc", r.scores.mean_acc},
@@ -159,6 +165,7 @@ FinalRecord to_final_record(const EvalResult& r, const std::vector<std::string>&
   f.per_class_iou = r.scores.per_class_iou;
   f.images = r.images;
   f.per_image_confusion = r.per_image_confusion;
+  f.image_ids = image_ids;
   f.trimap_width.assign(r.trimap_width.begin(), r.trimap_width.end());
   f.trimap_pixel_acc = r.trimap_pixel_acc;
   f.trimap_mean_iou = r.trimap_mean_iou;

@@ -17,7 +17,8 @@ namespace fcnlab {
 
 struct RuntimeInfo {
   torch::Device device{torch::kCPU};
-  std::string device_name;  // "cpu (2 threads)", "cuda:0 (NVIDIA H100 ...)"
+  std::string device_name;  // "cpu (2 threads)", "cuda:0"
+  std::string gpu_model;    // the CUDA device's name ("NVIDIA H100 80GB HBM3"); "" on the CPU
   std::string torch_version, cuda_version, cudnn_version;
 };
 
@@ -34,8 +35,10 @@ int recorded_cpu_threads(const std::string& device_name);
 std::string cpu_device_name(int threads);
 
 // Evaluates `model` on every image of `ds` (eval mode, no grad) with every metric. With
-// `examples`, the first eval.examples images, labels and predictions are stored in it.
+// `examples`, the first eval.examples images, labels and predictions are stored in it. With
+// `image_ids`, the ids of the images in the order they were scored (that of every per-image row of
+// the result) replace its contents.
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
-                          Examples* examples);
+                          Examples* examples, std::vector<std::string>* image_ids = nullptr);
 
 }  // namespace fcnlab

@@ -11,16 +11,11 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/host.h"
 
 namespace fcnlab {
 
 namespace {
-
-std::string this_host() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 // flock, retried on EINTR. Returns 0, or errno.
 int flock_nb(int fd, int op) {
@@ -54,7 +49,7 @@ std::optional<RunLock> RunLock::try_acquire(const std::filesystem::path& file) {
     ::usleep(25000);
   }
   // Record the holder for messages (informational only: the flock is the lock).
-  const std::string who = fmt::format("pid {} on {}\n", ::getpid(), this_host());
+  const std::string who = fmt::format("pid {} on {}\n", ::getpid(), host_name());
   if (::ftruncate(fd, 0) == 0) {
     const ssize_t n = ::pwrite(fd, who.data(), who.size(), 0);
     (void)n;  // a lock file without the note still locks

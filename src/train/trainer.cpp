@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -14,6 +13,7 @@
 
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/host.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/version.h"
@@ -80,12 +80,6 @@ std::string utc_now() {
   return buf;
 }
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
 // Median-frequency class weights from the training labels (loss.class_weights = "median_freq").
 std::vector<double> class_weights_for(const Config& cfg, const VocSegmentation& train) {
   if (cfg.loss.class_weighting == ClassWeighting::given) return cfg.loss.class_weights;
@@ -122,6 +116,8 @@ RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& pa
   i.cuda_version = rt.cuda_version;
   i.cudnn_version = rt.cudnn_version;
   i.device = rt.device_name;
+  i.cpu_model = cpu_model();
+  i.gpu_model = rt.gpu_model;
   i.deterministic = cfg.run.deterministic;
   i.config_toml = to_canonical_toml(cfg);
   i.config_hash = config_hash_hex(cfg);
@@ -377,10 +373,11 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
 
   // Final evaluation on the whole val split, example predictions, the run file.
   Examples examples;
-  const EvalResult r = evaluate_model(model, *val_set, cfg, device, &examples);
+  std::vector<std::string> image_ids;
+  const EvalResult r = evaluate_model(model, *val_set, cfg, device, &examples, &image_ids);
   state.val.push_back(
       {total, r.scores.pixel_acc, r.scores.mean_acc, r.scores.mean_iou, r.scores.fw_iou, r.bf_score, r.boundary_iou});
-  const FinalRecord final = to_final_record(r, class_names(cfg.data));
+  const FinalRecord final = to_final_record(r, class_names(cfg.data), image_ids);
   save_model_file(model, final_weights_path(paths));
   write_result(RunStatus::finished, "", &final, cfg.eval.examples > 0 ? &examples : nullptr);
   remove_checkpoints(paths.work_dir);
@@ -406,8 +403,9 @@ FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) 
   const std::string split = options.split.empty() ? cfg.data.val_split : options.split;
   const VocSegmentation ds(cfg.data.root, cfg.data.image_dir, cfg.data.label_dir,
                            read_split_list(split_list_path(cfg.data, split)));
-  const EvalResult r = evaluate_model(model, ds, cfg, rt.device, nullptr);
-  return to_final_record(r, class_names(cfg.data));
+  std::vector<std::string> image_ids;
+  const EvalResult r = evaluate_model(model, ds, cfg, rt.device, nullptr, &image_ids);
+  return to_final_record(r, class_names(cfg.data), image_ids);
 }
 
 }  // namespace fcnlab

@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-SCHEMA_VERSIONS = {1, 2, 3}  # 2: BF and Boundary IoU ignore void; 3: adds per-image boundary data (run_file.h)
+SCHEMA_VERSIONS = {1, 2, 3, 4}  # 2: BF and Boundary IoU ignore void; 3: per-image boundary data; 4: image ids (run_file.h)
 # Keys that do not change results (config/loader.cpp unhashed_keys()) and the seed: never axes.
 NOT_AXES = {"run.seed", "checkpoint.every", "checkpoint.keep", "data.workers", "run.experiment",
             "run.log_level", "run.log_every", "run.name", "run.results_dir", "run.threads",

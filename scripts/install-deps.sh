@@ -8,6 +8,7 @@ packages=(
   libtorch-dev                      # LibTorch 1.13 (CPU)
   libtomlplusplus-dev               # TOML configs
   libboost-program-options-dev      # CLI
+  libboost-dev                      # Boost.Math: t and noncentral t distributions (report verdicts)
   libhdf5-dev hdf5-tools            # result files (C and C++ API), h5dump
   libfmt-dev libspdlog-dev          # formatting, logging
   catch2                            # tests (v2)

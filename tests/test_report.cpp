@@ -106,6 +106,8 @@ struct RunSpec {
   bool with_final = true;
   int schema_version = kSchemaVersion;
   std::uint32_t noise_seed = 0;  // of the per-image boundary data
+  std::string fingerprint = "toy-data";
+  std::vector<std::string> image_ids;  // empty: img0, img1, ... (schema 4)
 };
 
 // Writes a run file whose /final scalars are the scores of its summed per-image confusions.
@@ -121,6 +123,7 @@ std::filesystem::path write_run(const std::filesystem::path& dir, const std::str
   info.seed = spec.seed;
   info.status = spec.status;
   info.schema_version = spec.schema_version;
+  info.data_fingerprint = spec.fingerprint;
   const auto path = dir / (name + ".h5");
   RunFileWriter w(path);
   w.write_info(info);
@@ -129,6 +132,9 @@ std::filesystem::path write_run(const std::filesystem::path& dir, const std::str
     f.class_names = {"background", "a", "b"};
     f.images = static_cast<std::int64_t>(spec.per_image.size() / (kC * kC));
     f.per_image_confusion = spec.per_image;
+    f.image_ids = spec.image_ids;
+    if (f.image_ids.empty() && spec.schema_version >= 4)
+      for (std::int64_t i = 0; i < f.images; ++i) f.image_ids.push_back(fmt::format("img{}", i));
     f.confusion.assign(kC * kC, 0);
     for (std::size_t k = 0; k < spec.per_image.size(); ++k) f.confusion[k % (kC * kC)] += spec.per_image[k];
     const Scores s = scores_from_confusion(f.confusion.data(), kC);
@@ -244,10 +250,36 @@ TEST_CASE("report: an explicit --by groups runs across the other keys", "[report
   CHECK(varying_keys(runs) == std::vector<std::string>{"model.fusion", "model.skip"});
   ReportOptions o;
   o.by = {"model.skip"};
+  // A row of skip 8 would mix both fusions: refused, naming the key, its values and the ways out.
+  CHECK_THROWS_AS(build_report(runs, o), UsageError);
+  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skip=8") && Contains("model.fusion (concat, sum)") &&
+                                               Contains("--by model.skip,model.fusion") &&
+                                               Contains("--where model.fusion=") && Contains("--pool"));
+  o.pool = true;
   const Report r = build_report(runs, o);
   REQUIRE(r.rows.size() == 2);
   CHECK(r.rows[0].seeds.size() == 4);  // both fusions, both seeds
+  CHECK(r.rows[0].pooled_keys == std::vector<std::string>{"model.fusion"});
   CHECK(r.rows[0].metrics[metric_index(r, "bf_score")].stat.mean == Approx(0.6));
+  CHECK_THAT(render(r, Format::md), Contains("| 8 | 4 pooled |") && Contains("pooled: the row averages runs"));
+  CHECK_THAT(render(r, Format::json), Contains("\"pooled\": true, \"pooled_keys\": [\"model.fusion\"]"));
+  CHECK_THAT(render(r, Format::csv), Contains("model.skip,n,pooled,") && Contains("8,4,model.fusion,"));
+  // --where selects runs before grouping: one fusion, so nothing is pooled.
+  o.pool = false;
+  o.where = {"model.fusion=sum"};
+  const Report w = build_report(runs, o);
+  REQUIRE(w.rows.size() == 2);
+  CHECK(w.rows[0].seeds.size() == 2);
+  CHECK(w.rows[0].pooled_keys.empty());
+  CHECK_THAT(render(w, Format::md), Contains("Runs selected by: model.fusion=sum."));
+  o.where = {"model.fusion=sum,concat", "model.skip=8"};
+  CHECK(build_report(runs, (o.pool = true, o)).rows.size() == 1);
+  o.where = {"model.fusion=sun"};
+  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.fusion = sun") && Contains("concat, sum"));
+  o.where = {"model.fuson=sum"};
+  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.fuson") && Contains("model.fusion"));
+  o.where = {};
+  o.pool = false;
   o.by = {"model.skp"};
   CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skp") && Contains("model.skip"));
 }
@@ -345,10 +377,17 @@ TEST_CASE("report: CSV and JSON carry the groups, means and stds", "[report]") {
   CHECK_THAT(p, Contains("| FCN-8s | 2 |"));
 }
 
-TEST_CASE("report: bootstrap intervals contain the point estimate and narrow with more images", "[report]") {
+TEST_CASE("report: intervals contain the point estimate and narrow with more images", "[report]") {
+  // Two seeds with the same per-image scores: no seed variance in the confusion and BF scores, so
+  // their interval is image sampling alone.
   TempDir small_dir, big_dir;
-  write_run(small_dir.path(), "a", spec({"model.skip=8"}, 0, 0.5, 10));
-  write_run(big_dir.path(), "a", spec({"model.skip=8"}, 0, 0.5, 160));
+  for (int seed = 0; seed < 2; ++seed)
+    for (const auto& [dir, images] : {std::pair{&small_dir, 10}, std::pair{&big_dir, 160}}) {
+      auto s = spec({"model.skip=8"}, seed, 0.5, images);
+      s.per_image = synthetic_confusions(images, 0.7, 1000);
+      s.noise_seed = 2000;
+      write_run(dir->path(), fmt::format("a{}", seed), s);
+    }
   ReportOptions o;
   o.ci = true;
   o.metrics = {"mean_iou", "pixel_acc", "bf_score", "boundary_iou", "trimap_acc_2", "trimap_miou_2"};
@@ -365,6 +404,7 @@ TEST_CASE("report: bootstrap intervals contain the point estimate and narrow wit
       CHECK(c.stat.mean < c.ci->hi);
     }
   }
+  CHECK(small.rows[0].metrics[0].stat.std == 0);
   // 16x the images: about 4x narrower; demand at least 2x.
   for (const std::size_t k : {0, 2}) {
     INFO(o.metrics[k]);
@@ -375,7 +415,11 @@ TEST_CASE("report: bootstrap intervals contain the point estimate and narrow wit
   // Fixed seed: the same table twice.
   const Report again = build_report(load_runs(small_dir.path()).runs, o);
   CHECK(again.rows[0].metrics[0].ci->lo == small.rows[0].metrics[0].ci->lo);
-  CHECK_THAT(render(small, Format::md), Contains("95% bootstrap interval"));
+  CHECK_THAT(render(small, Format::md), Contains("95% t interval of the group mean over seeds and images"));
+  // One run: no seed variance, so no interval.
+  TempDir one;
+  write_run(one.path(), "a", spec({"model.skip=8"}, 0, 0.5, 10));
+  CHECK_FALSE(build_report(load_runs(one.path()).runs, o).rows[0].metrics[0].ci.has_value());
 }
 
 TEST_CASE("report: bootstrap resampling weights draw N images with replacement", "[report]") {
@@ -422,7 +466,7 @@ TEST_CASE("report: a boundary metric that some run file cannot resample gets no 
   };
   CHECK(warned("bf_score"));
   CHECK(warned("trimap_acc_2"));
-  CHECK_THAT(render(r, Format::md), Contains("for mean_iou."));
+  CHECK_THAT(render(r, Format::md), Contains("for mean_iou;"));
   // A width the files do not have cannot be resampled either.
   CHECK_FALSE(can_bootstrap(loaded.runs[0].final, "trimap_acc_3"));
   CHECK(can_bootstrap(loaded.runs[0].final, "trimap_miou_4"));
@@ -462,19 +506,30 @@ TEST_CASE("report: --vs gives paired differences whose interval excludes 0 for a
   CHECK(r8.diffs[1].ci->lo > 0.19);
   CHECK(r8.diffs[1].ci->hi < 0.21);
   const auto md = render(r, Format::md);
-  CHECK_THAT(md, Contains("Δ mean_iou vs model.skip=32") && Contains("| ref |") && Contains("]*"));
+  CHECK_THAT(md, Contains("Δ mean_iou vs model.skip=32") && Contains("| ref |") &&
+                     Contains("Holm-adjusted over the table's 2 tested Δ cells") &&
+                     Contains("Verdicts: 2 significant, 0 equivalent, 0 undecided, 0 without a test"));
+  CHECK_THAT(md, Contains(fmt::format(" p={:.2g}* |", d.p_adjusted)) || Contains(" p<0.001* |"));
 
-  // A difference between two groups with the same skill has an interval around 0.
+  CHECK(d.significant);
+  CHECK(d.p_adjusted < 0.05);
+  CHECK(r.family == 2);
+
+  // A difference between two groups with the same skill has an interval around 0, and no *.
   TempDir same;
-  write_run(same.path(), "x", spec({"model.skip=32"}, 0, 0.4, 40, 0.7));
-  auto y = spec({"model.skip=8"}, 0, 0.4, 40, 0.7);
-  y.per_image = synthetic_confusions(40, 0.7, 999);
-  write_run(same.path(), "y", y);
+  for (int seed = 0; seed < 2; ++seed) {
+    write_run(same.path(), fmt::format("x{}", seed), spec({"model.skip=32"}, seed, 0.4, 40, 0.7));
+    auto y = spec({"model.skip=8"}, seed, 0.4, 40, 0.7);
+    y.per_image = synthetic_confusions(40, 0.7, static_cast<std::uint32_t>(999 + seed));
+    write_run(same.path(), fmt::format("y{}", seed), y);
+  }
   const Report z = build_report(load_runs(same.path()).runs, o);
   const auto& dz = row_with(z, {"8"}).diffs[0];
   REQUIRE(dz.ci.has_value());
   CHECK(dz.ci->lo < 0);
   CHECK(dz.ci->hi > 0);
+  CHECK_FALSE(dz.significant);
+  CHECK(dz.undecided());
 
   o.vs = "model.fusion=sum";
   CHECK_THROWS_AS(build_report(runs, o), UsageError);  // not a grouping key
@@ -532,6 +587,150 @@ TEST_CASE("report: --vs pairs each group with the reference that agrees on the o
   CHECK(row_with(u, {"16", "sum"}).diffs[0].diff == Approx(0.50));
 }
 
+TEST_CASE("report: runs compared or resampled together must be scored on the same images", "[report]") {
+  TempDir dir;
+  for (int seed = 0; seed < 2; ++seed) {
+    write_run(dir.path(), fmt::format("a{}", seed), spec({"model.skip=32"}, seed, 0.4));
+    write_run(dir.path(), fmt::format("b{}", seed), spec({"model.skip=8"}, seed, 0.6));
+  }
+  ReportOptions o;
+  o.vs = "model.skip=32";
+  o.metrics = {"mean_iou"};
+  REQUIRE_NOTHROW(build_report(load_runs(dir.path()).runs, o));
+
+  // Other data: the fingerprints differ.
+  auto other = spec({"model.skip=8"}, 2, 0.6);
+  other.fingerprint = "other-data";
+  write_run(dir.path(), "b2", other);
+  CHECK_THROWS_AS(build_report(load_runs(dir.path()).runs, o), DataError);
+  CHECK_THROWS_WITH(build_report(load_runs(dir.path()).runs, o),
+                    Contains("b0.h5") && Contains("b2.h5") && Contains("data_fingerprint"));
+  std::filesystem::remove(dir / "b2.h5");
+
+  // The same count and fingerprint, but the images in another order (schema 4 records the ids).
+  auto shuffled = spec({"model.skip=8"}, 2, 0.6);
+  for (int i = 0; i < 20; ++i) shuffled.image_ids.push_back(fmt::format("img{}", (i + 1) % 20));
+  write_run(dir.path(), "b2", shuffled);
+  const auto loaded = load_runs(dir.path());
+  REQUIRE(loaded.runs.back().final.image_ids.size() == 20);  // the ids round-trip through the file
+  CHECK_THROWS_WITH(build_report(loaded.runs, o),
+                    Contains("b0.h5") && Contains("b2.h5") && Contains("image 0: 'img0' vs 'img1'"));
+  // Not compared, not resampled: a table of means needs no pairing.
+  CHECK_NOTHROW(build_report(loaded.runs, ReportOptions{}));
+  std::filesystem::remove(dir / "b2.h5");
+
+  // Against the reference: another image count.
+  TempDir small;
+  for (int seed = 0; seed < 2; ++seed) {
+    write_run(small.path(), fmt::format("a{}", seed), spec({"model.skip=32"}, seed, 0.4, 20));
+    write_run(small.path(), fmt::format("b{}", seed), spec({"model.skip=8"}, seed, 0.6, 24));
+  }
+  CHECK_THROWS_WITH(build_report(load_runs(small.path()).runs, o),
+                    Contains("b0.h5") && Contains("a0.h5") && Contains("24 and 20 val images"));
+}
+
+TEST_CASE("report: JSON, CSV and Markdown carry every Δ verdict field", "[report]") {
+  TempDir dir;
+  for (int seed = 0; seed < 3; ++seed) {
+    write_run(dir.path(), fmt::format("s32-{}", seed), spec({"model.skip=32"}, seed, 0.4, 40, 0.6));
+    write_run(dir.path(), fmt::format("s8-{}", seed), spec({"model.skip=8"}, seed, 0.6, 40, 0.75));
+    // FCN-16s: the same skill as FCN-32s (other images' noise): undecided or equivalent.
+    auto s16 = spec({"model.skip=16"}, seed, 0.4, 40, 0.6);
+    s16.per_image = synthetic_confusions(40, 0.6, static_cast<std::uint32_t>(5000 + seed));
+    write_run(dir.path(), fmt::format("s16-{}", seed), s16);
+  }
+  write_run(dir.path(), "s4-0", spec({"model.skip=4"}, 0, 0.6, 40, 0.75));  // one run: no test
+  ReportOptions o;
+  o.vs = "model.skip=32";
+  o.metrics = {"mean_iou", "bf_score"};
+  o.margins = parse_margins("mean_iou=0.05");
+  const Report r = build_report(load_runs(dir.path()).runs, o);
+  CHECK(r.family == 4);  // 16s and 8s, two metrics each; the lone 4s run has no test
+  CHECK(r.equivalence_family == 2);
+  const auto& d8 = row_with(r, {"8"}).diffs;
+  const auto& d16 = row_with(r, {"16"}).diffs;
+  const auto& d4 = row_with(r, {"4"}).diffs;
+  CHECK(d8[0].significant);
+  CHECK(d8[0].equivalent == std::optional<bool>(false));  // a gain of ~0.2 is not within 0.05
+  CHECK_FALSE(d8[1].equivalent.has_value());              // no margin for bf_score
+  CHECK_FALSE(d16[0].significant);
+  CHECK(d4[0].no_test == "1 run");
+  CHECK_FALSE(d4[0].ci.has_value());
+  // Holm: the adjusted p is at least the raw one, and the family's smallest is multiplied by 4.
+  std::vector<double> raw;
+  for (const auto* d : {&d8[0], &d8[1], &d16[0], &d16[1]}) {
+    CHECK(d->p_adjusted >= d->p);
+    raw.push_back(d->p);
+  }
+  const auto holm = holm_adjust(raw);
+  CHECK(d16[1].p_adjusted == Approx(holm[3]));
+  CHECK(*std::min_element(holm.begin(), holm.end()) ==
+        Approx(std::min(1.0, 4 * *std::min_element(raw.begin(), raw.end()))));
+  // The undecided bf_score cell of 16s has its seeds needed (or none suffice).
+  CHECK(d16[1].undecided());
+
+  const std::string json = render(r, Format::json);
+  for (const char* field :
+       {"\"diff\": ", "\"ci\": [", "\"p\": ", "\"p_adjusted\": ", "\"significant\": true", "\"equivalent\": false",
+        "\"equivalent\": null", "\"seeds_needed\": ", "\"no_test\": \"1 run\"", "\"alpha\": 0.05", "\"family\": 4",
+        "\"margins\": {\"mean_iou\": 0.05}"}) {
+    INFO(field);
+    CHECK_THAT(json, Contains(field));
+  }
+  CHECK(std::count(json.begin(), json.end(), '{') == std::count(json.begin(), json.end(), '}'));
+  CHECK(std::count(json.begin(), json.end(), '[') == std::count(json.begin(), json.end(), ']'));
+
+  const auto lines = split(render(r, Format::csv), '\n');
+  const auto header = split(lines[0], ',');
+  for (const char* column :
+       {"mean_iou_diff", "mean_iou_diff_lo", "mean_iou_diff_hi", "mean_iou_p", "mean_iou_p_adjusted",
+        "mean_iou_significant", "mean_iou_equivalent", "mean_iou_seeds_needed"}) {
+    INFO(column);
+    CHECK(std::find(header.begin(), header.end(), column) != header.end());
+  }
+  const auto col = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  const auto row8 = split(lines[2], ',');  // rows: 4, 8, 16, 32
+  REQUIRE(row8[0] == "8");
+  CHECK(row8[col("mean_iou_significant")] == "true");
+  CHECK(std::stod(row8[col("mean_iou_p_adjusted")]) == Approx(d8[0].p_adjusted));
+
+  const std::string md = render(r, Format::md);
+  CHECK_THAT(md, Contains("(no test: 1 run)") &&
+                     Contains("≈: two one-sided tests show |Δ| < the margin (mean_iou "
+                              "0.05)") &&
+                     Contains("Undecided (neither * nor ≈)"));
+  const std::string tex = render(r, Format::latex);
+  CHECK_THAT(tex, Contains("(no test: 1 run)") && !Contains("≈ "));
+
+  // --pooled-seed-variance gives the lone run a test, with the pooled df (3 groups x 2).
+  o.pooled_seed_variance = true;
+  const Report pooled = build_report(load_runs(dir.path()).runs, o);
+  CHECK(pooled.family == 6);
+  REQUIRE(pooled.pooled.size() == 2);
+  CHECK(pooled.pooled[0].df == Approx(6));
+  CHECK(row_with(pooled, {"4"}).diffs[0].tested());
+  CHECK_THAT(render(pooled, Format::json), Contains("\"pooled_seed_variance\": {\"mean_iou\": {\"variance\": "));
+  CHECK_THAT(render(r, Format::json), Contains("\"pooled_seed_variance\": null"));
+}
+
+TEST_CASE("report: equivalence margins parse as one value or per metric", "[report]") {
+  CHECK(parse_margins("0.01").of("bf_score") == std::optional<double>(0.01));
+  const auto m = parse_margins("mean_iou=0.01, bf_score=0.02");
+  CHECK(m.of("mean_iou") == std::optional<double>(0.01));
+  CHECK(m.of("bf_score") == std::optional<double>(0.02));
+  CHECK_FALSE(m.of("pixel_acc").has_value());
+  CHECK_THROWS_WITH(parse_margins("mean_iou=x"), Contains("'mean_iou=x'") && Contains("positive number"));
+  CHECK_THROWS_AS(parse_margins("-0.1"), UsageError);
+  CHECK_THROWS_AS(parse_margins(""), UsageError);
+  TempDir dir;
+  write_run(dir.path(), "a", spec({"model.skip=8"}, 0, 0.5));
+  ReportOptions o;
+  o.margins = parse_margins("mean_iuo=0.01");
+  CHECK_THROWS_WITH(build_report(load_runs(dir.path()).runs, o), Contains("mean_iuo") && Contains("mean_iou"));
+}
+
 TEST_CASE("report: mean_std and percentile intervals", "[report]") {
   const auto s = mean_std({1.0, 2.0, 3.0, std::nan("")});
   CHECK(s.n == 3);
@@ -546,6 +745,26 @@ TEST_CASE("report: mean_std and percentile intervals", "[report]") {
   CHECK(ci->lo == Approx(5.0));
   CHECK(ci->hi == Approx(95.0));
   CHECK_FALSE(percentile_interval({std::nan("")}, 0.95).has_value());
+}
+
+TEST_CASE("report: fcnlab report refuses to pool configurations silently (exit 2, the keys named)", "[report][cli]") {
+  TempDir dir;
+  for (int seed = 0; seed < 2; ++seed)
+    for (const char* fusion : {"sum", "concat"})
+      write_run(dir.path(), fmt::format("{}-{}", fusion, seed),
+                spec({"model.fusion=" + std::string(fusion), "loss.name=ce"}, seed, 0.5));
+  write_run(dir.path(), "dice-0", spec({"model.fusion=sum", "loss.name=dice"}, 0, 0.5));
+  const std::string d = "'" + dir.path().string() + "'";
+  const auto refused = test::run_fcnlab("report " + d + " --by model.fusion --vs model.fusion=sum --format json");
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.out, Contains("model.fusion=sum") && Contains("loss.name (ce, dice)") &&
+                              Contains("--by model.fusion,loss.name") && Contains("--pool"));
+  CHECK_THAT(refused.out, !Contains("\"groups\""));  // no table
+  const auto pooled = test::run_fcnlab("report " + d + " --by model.fusion --pool --format json");
+  CHECK(pooled.exit_code == 0);
+  CHECK_THAT(pooled.out, Contains("\"n\": 3") && Contains("\"pooled_keys\": [\"loss.name\"]"));
+  CHECK(test::run_fcnlab("report " + d + " --by model.fusion --where loss.name=ce").exit_code == 0);
+  CHECK(test::run_fcnlab("report " + d).exit_code == 0);  // by default every varying key is a grouping key
 }
 
 TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "[report][cli]") {
@@ -569,6 +788,14 @@ TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "
              Contains("no run file has a metric 'mean_iuo'; did you mean mean_iou?") && Contains("trimap_acc_2"));
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --metrics trimap_miou_4,boundary_iou").exit_code == 0);
   CHECK(test::run_fcnlab("report").exit_code == 2);
+  const auto bad_alpha = test::run_fcnlab("report '" + dir.path().string() + "' --vs model.skip=32 --alpha 0.7");
+  CHECK(bad_alpha.exit_code == 2);
+  CHECK_THAT(bad_alpha.out, Contains("--alpha"));
+  const auto verdicts =
+      test::run_fcnlab("report '" + dir.path().string() +
+                       "' --vs model.skip=32 --metrics bf_score --margin 0.5 --where model.skip=32,8");
+  CHECK(verdicts.exit_code == 0);
+  CHECK_THAT(verdicts.out, Contains("Holm-adjusted") && Contains("Runs selected by: model.skip=32,8."));
   CHECK(test::run_fcnlab("report '" + (dir / "missing").string() + "'").exit_code == 1);
 }
 

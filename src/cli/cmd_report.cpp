@@ -23,7 +23,7 @@ std::vector<std::string> comma_list(const std::string& text) {
 
 int cmd_report(const Args& args) {
   report::ReportOptions o;
-  std::string by, metrics, format = "md", output;
+  std::string by, metrics, format = "md", output, margin;
   po::options_description opts("Options");
   opts.add_options()("by", po::value(&by),
                      "group by these config keys, comma-separated (default: every key that "
@@ -35,8 +35,17 @@ int cmd_report(const Args& args) {
       "95% bootstrap intervals over val images (the confusion scores; bf_score, boundary_iou and trimap_* "
       "from run files of schema 3)")(
       "vs", po::value(&o.vs),
-      "key=value: paired differences against the group with this value (other keys equal), "
-      "with bootstrap intervals")("format", po::value(&format), "md | csv | latex | json (default md)")(
+      "key=value: paired differences against the group with this value (other keys equal), each with an "
+      "interval over seeds and images, a Holm-adjusted p-value and a verdict")(
+      "where", po::value(&o.where)->composing(),
+      "key=v1,v2: only runs with one of these values (repeatable; every filter must hold)")(
+      "pool", "let a row average runs of different configurations (otherwise an error names the keys that vary)")(
+      "alpha", po::value(&o.alpha), "level of * and ≈, Holm-adjusted over the table (default 0.05)")(
+      "margin", po::value(&margin),
+      "X or metric=X,...: equivalence margins; a Δ shown within ±X (two one-sided tests) is marked ≈")(
+      "pooled-seed-variance",
+      "use the pooled within-configuration seed variance of all runs for every group (gives groups of one "
+      "run an interval and a verdict)")("format", po::value(&format), "md | csv | latex | json (default md)")(
       "paper", "the paper's Table 2 columns (pixel acc., mean acc., mean IU, f.w. IU), in percent")(
       "marginal",
       "for each grouping key, the mean of each value over the combinations of the other keys that were run "
@@ -46,15 +55,18 @@ int cmd_report(const Args& args) {
   const auto p = parse_args("report", args, opts, false, 1);
   if (p.help) {
     print_help(
-        "fcnlab report DIR [--by k1,k2] [--metrics m1,m2] [--ci] [--vs key=value] [--format md|csv|latex|json]\n"
-        "                     [--paper] [--marginal]",
+        "fcnlab report DIR [--by k1,k2] [--where k=v1,v2]... [--pool] [--metrics m1,m2] [--ci]\n"
+        "                     [--vs key=value [--alpha A] [--margin X|m=X,...] [--pooled-seed-variance]]\n"
+        "                     [--format md|csv|latex|json] [--paper] [--marginal]",
         "Reads every finished run file DIR/*.h5 (files that are unreadable, unfinished, diverged or failed\n"
         "are skipped with a warning on stderr), groups the runs by config keys and prints one row per\n"
-        "group: the key values, n seeds and, per metric, mean ± std over seeds. --ci adds 95% bootstrap\n"
-        "intervals: val images are resampled with replacement (the same resamples for every run), each\n"
-        "run's scores are recomputed from its per-image data (confusion matrices; BF, Boundary IoU bands\n"
-        "and trimap counts in files of schema 3), and a group's value is the\n"
-        "mean over its seeds. --vs adds paired differences (same resamples for both groups).",
+        "configuration: the key values, n seeds and, per metric, mean ± std over seeds. A row that would\n"
+        "average runs of different configurations is an error (exit 2) unless --pool. --ci adds intervals\n"
+        "of the group means over both seeds and val images: ± t sqrt(s²/n + v_img), where v_img is the\n"
+        "variance over a bootstrap of the val images with the runs held fixed (per-image confusion\n"
+        "matrices; BF, Boundary IoU bands and trimap counts in files of schema >= 3). --vs adds paired\n"
+        "differences with intervals over seeds and images, p-values Holm-adjusted over the table (*),\n"
+        "equivalence with --margin (≈), and for undecided cells the seeds per arm for 80% power.\n",
         opts);
     return 0;
   }
@@ -69,6 +81,9 @@ int cmd_report(const Args& args) {
   o.ci = p.vm.count("ci") > 0;
   o.paper = p.vm.count("paper") > 0;
   o.marginal = p.vm.count("marginal") > 0;
+  o.pool = p.vm.count("pool") > 0;
+  o.pooled_seed_variance = p.vm.count("pooled-seed-variance") > 0;
+  if (!margin.empty()) o.margins = report::parse_margins(margin);
 
   std::vector<std::string> warnings;
   std::string text;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -60,15 +61,29 @@ std::string metric_cell(const MetricCell& c, bool paper, const std::string& pm) 
   return s;
 }
 
-std::string diff_cell(const Row& row, std::size_t k, bool paper) {
+// Markup that differs between Markdown and LaTeX cells.
+struct Marks {
+  std::string pm, approx, dash, less;
+};
+const Marks kMdMarks{"±", "≈", "—", "<"};
+const Marks kTexMarks{"$\\pm$", "$\\approx$", "---", "$<$"};
+
+std::string p_text(double p, const Marks& marks) {
+  if (!std::isfinite(p)) return "-";
+  return p < 0.001 ? "p" + marks.less + "0.001" : fmt::format("p={:.2g}", p);
+}
+
+std::string diff_cell(const Row& row, std::size_t k, bool paper, const Marks& marks) {
   if (!row.has_reference) return "n/a";
   if (row.is_reference) return "ref";
   const auto& d = row.diffs[k];
   std::string s = signed_num(d.diff, paper);
-  if (d.ci) {
-    s += fmt::format(" [{}, {}]", signed_num(d.ci->lo, paper), signed_num(d.ci->hi, paper));
-    if (d.ci->lo > 0 || d.ci->hi < 0) s += "*";
-  }
+  if (!d.tested()) return s + fmt::format(" (no test: {})", d.no_test);
+  if (d.ci) s += fmt::format(" [{}, {}]", signed_num(d.ci->lo, paper), signed_num(d.ci->hi, paper));
+  s += " " + p_text(d.p_adjusted, marks);
+  if (d.significant) s += "*";
+  if (d.equivalent.value_or(false)) s += marks.approx;
+  if (d.undecided()) s += d.seeds_needed ? fmt::format(", {} seeds", *d.seeds_needed) : ", " + marks.dash;
   return s;
 }
 
@@ -76,7 +91,11 @@ std::string vs_label(const Report& r) {
   return fmt::format("{}={}", r.vs_key, r.vs_value);
 }
 
-TextTable main_table(const Report& r, const std::string& pm) {
+std::string n_cell(const Row& row) {
+  return row.pooled_keys.empty() ? std::to_string(row.seeds.size()) : fmt::format("{} pooled", row.seeds.size());
+}
+
+TextTable main_table(const Report& r, const Marks& marks) {
   TextTable t;
   for (const auto& k : r.by) {
     t.header.push_back(key_label(k, r.paper));
@@ -102,10 +121,10 @@ TextTable main_table(const Report& r, const std::string& pm) {
     std::vector<std::string> cells;
     for (std::size_t a = 0; a < r.by.size(); ++a) cells.push_back(value_label(r.by[a], row.values[a], r.paper));
     if (r.by.empty()) cells.push_back("all");
-    cells.push_back(std::to_string(row.seeds.size()));
-    for (const auto& c : row.metrics) cells.push_back(metric_cell(c, r.paper, pm));
+    cells.push_back(n_cell(row));
+    for (const auto& c : row.metrics) cells.push_back(metric_cell(c, r.paper, marks.pm));
     if (vs)
-      for (std::size_t k = 0; k < r.metrics.size(); ++k) cells.push_back(diff_cell(row, k, r.paper));
+      for (std::size_t k = 0; k < r.metrics.size(); ++k) cells.push_back(diff_cell(row, k, r.paper, marks));
     t.rows.push_back(std::move(cells));
   }
   return t;
@@ -128,25 +147,85 @@ TextTable marginal_table(const Report& r, const Marginal& m) {
   return t;
 }
 
-std::vector<std::string> notes(const Report& r, bool latex) {
+bool any_pooled(const Report& r) {
+  return std::any_of(r.rows.begin(), r.rows.end(), [](const Row& row) { return !row.pooled_keys.empty(); });
+}
+
+// Counts of the Δ cells' verdicts.
+struct Verdicts {
+  int significant = 0, equivalent = 0, undecided = 0, untested = 0;
+};
+Verdicts count_verdicts(const Report& r) {
+  Verdicts v;
+  for (const auto& row : r.rows)
+    for (const auto& d : row.diffs) {
+      if (row.is_reference) continue;
+      if (!d.tested()) ++v.untested;
+      if (d.significant) ++v.significant;
+      if (d.equivalent.value_or(false)) ++v.equivalent;
+      if (d.undecided()) ++v.undecided;
+    }
+  return v;
+}
+
+std::string margins_text(const Report& r) {
+  std::vector<std::string> parts;
+  for (const auto& m : r.metrics)
+    if (const auto x = r.margins.of(m)) parts.push_back(fmt::format("{} {:g}", m, *x));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::vector<std::string> notes(const Report& r, const Marks& marks) {
   std::vector<std::string> out;
-  const std::string pm = latex ? "$\\pm$" : "±";
-  out.push_back(fmt::format("Cells: mean {} std over the group's n seeds{}.", pm, r.paper ? ", in percent" : ""));
+  const double pct = 100 * r.level();
+  out.push_back(fmt::format("Cells: mean {} std over the group's n seeds{}.", marks.pm, r.paper ? ", in percent" : ""));
+  if (!r.where.empty()) out.push_back(fmt::format("Runs selected by: {}.", fmt::join(r.where, "; ")));
+  if (any_pooled(r))
+    out.push_back(
+        "pooled: the row averages runs of different configurations (--pool); its std and interval are over "
+        "those runs, not over seeds of one configuration.");
+  const std::string seed_part =
+      r.pooled_seed_variance ? "s_p²/n (s_p²: the pooled within-configuration variance)" : "s²/n (s²: between seeds)";
   if (r.ci)
-    out.push_back(
-        fmt::format("[lo, hi]: {:g}% bootstrap interval over val images ({} resamples, the same for every "
-                    "run; seeds held fixed); for {}.",
-                    100 * r.level, r.resamples,
-                    r.resampled.empty() ? "no metric" : fmt::format("{}", fmt::join(r.resampled, ", "))));
-  if (!r.vs_key.empty())
-    out.push_back(
-        fmt::format("Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: "
-                    "paired {:g}% bootstrap interval (same image resamples for both); * : excludes 0.",
-                    vs_label(r), 100 * r.level));
+    out.push_back(fmt::format(
+        "[lo, hi]: {:g}% t interval of the group mean over seeds and images, se² = {} + v_img (v_img: variance of the "
+        "mean over {} bootstrap resamples of the val images, runs held fixed), Welch–Satterthwaite df; for {}{}.",
+        pct, seed_part, r.resamples,
+        r.resampled.empty() ? "no metric" : fmt::format("{}", fmt::join(r.resampled, ", ")),
+        r.pooled_seed_variance ? "" : "; none for a group of one run"));
+  if (r.pooled_seed_variance)
+    for (std::size_t k = 0; k < r.metrics.size() && k < r.pooled.size(); ++k)
+      out.push_back(fmt::format("Pooled seed std of {}: {} ({:g} df).", r.metrics[k],
+                                num(std::sqrt(r.pooled[k].variance), r.paper), r.pooled[k].df));
   if (!r.marginals.empty())
     out.push_back(
         "Marginal: for each value, the mean over the combinations of the other keys that were run with "
         "every value of this key (groups); effect: minus the mean over the values.");
+  if (r.vs_key.empty()) return out;
+  const auto v = count_verdicts(r);
+  out.push_back(fmt::format(
+      "Δ: group mean minus the mean of the group with {} and the other keys equal; [lo, hi]: {:g}% t interval over "
+      "seeds and images, se² = s_A²/n_A + s_B²/n_B + v_img (v_img: variance of Δ over paired bootstrap resamples of "
+      "the val images, runs held fixed), Welch–Satterthwaite df; p: two-sided, Holm-adjusted over the table's {} "
+      "tested Δ cells (the interval is not adjusted).",
+      vs_label(r), pct, r.family));
+  out.push_back(fmt::format("*: adjusted p < {:g}, a difference beyond seed and image noise.", r.alpha));
+  if (!r.margins.empty())
+    out.push_back(
+        fmt::format("{}: two one-sided tests show |Δ| < the margin ({}), Holm-adjusted over {} cells, at {:g}.",
+                    marks.approx, margins_text(r), r.equivalence_family, r.alpha));
+  if (v.undecided > 0)
+    out.push_back(fmt::format(
+        "Undecided ({}): the seeds per arm that would give 80% power at {:g} / {} (Holm's first step) for {}, "
+        "from the observed variances; {}: no number of seeds would (image sampling alone is too wide, or Δ is 0).",
+        r.margins.empty() ? "no *" : "neither * nor " + marks.approx, r.alpha, std::max(1, r.family),
+        r.margins.empty() ? "the observed Δ" : "a difference of the margin", marks.dash));
+  out.push_back(fmt::format(
+      "Verdicts: {} significant, {} equivalent, {} undecided, {} without a test{}.", v.significant, v.equivalent,
+      v.undecided, v.untested,
+      v.untested ? " (1 run: an arm has one run, so no seed variance; --pooled-seed-variance uses the pooled "
+                   "within-configuration variance)"
+                 : ""));
   return out;
 }
 
@@ -178,13 +257,13 @@ std::string render_md_table(const TextTable& t) {
 std::string render_md(const Report& r) {
   std::string out;
   if (!r.title.empty()) out += fmt::format("### {}\n\n", r.title);
-  out += render_md_table(main_table(r, "±"));
+  out += render_md_table(main_table(r, kMdMarks));
   for (const auto& m : r.marginals)
     out += fmt::format("\nMarginal means by {} ({} of {} combinations of the other keys have every value):\n\n", m.key,
                        m.contexts, m.all_contexts) +
            render_md_table(marginal_table(r, m));
   out += "\n";
-  for (const auto& n : notes(r, false)) out += n + "\n";
+  for (const auto& n : notes(r, kMdMarks)) out += n + "\n";
   return out;
 }
 
@@ -245,8 +324,8 @@ std::string render_latex(const Report& r) {
   std::string out = "% fcnlab report";
   if (!r.title.empty()) out += " " + r.title;
   out += "\n% needs \\usepackage{booktabs}\n";
-  for (const auto& n : notes(r, true)) out += "% " + n + "\n";
-  TextTable t = main_table(r, "$\\pm$");
+  for (const auto& n : notes(r, kTexMarks)) out += "% " + n + "\n";
+  TextTable t = main_table(r, kTexMarks);
   for (auto& row : t.rows)  // escape the text columns only; numeric cells carry $\pm$
     for (std::size_t i = 0; i < row.size(); ++i)
       if (!t.numeric[i]) row[i] = tex_escape(row[i]);
@@ -277,10 +356,37 @@ std::string csv_line(const std::vector<std::string>& cells) {
   return s + "\n";
 }
 
+std::string csv_bool(bool b) {
+  return b ? "true" : "false";
+}
+
+// The Δ columns of one metric: diff, interval, p, adjusted p, the two verdicts, seeds needed.
+const std::vector<std::string> kCsvDiffColumns{"diff",       "diff_lo",     "diff_hi",    "p",
+                                               "p_adjusted", "significant", "equivalent", "seeds_needed"};
+
+std::vector<std::string> csv_diff_cells(const Row& row, std::size_t k) {
+  if (!row.has_reference || row.is_reference) {
+    std::vector<std::string> cells(kCsvDiffColumns.size());
+    if (row.has_reference) cells[0] = "0";
+    return cells;
+  }
+  const auto& d = row.diffs[k];
+  return {raw(d.diff),
+          d.ci ? raw(d.ci->lo) : "",
+          d.ci ? raw(d.ci->hi) : "",
+          raw(d.p),
+          raw(d.p_adjusted),
+          d.tested() ? csv_bool(d.significant) : "",
+          d.equivalent ? csv_bool(*d.equivalent) : "",
+          d.seeds_needed ? std::to_string(*d.seeds_needed) : ""};
+}
+
 std::string render_csv(const Report& r) {
   const bool vs = !r.vs_key.empty();
+  const bool pooled = any_pooled(r);
   std::vector<std::string> header(r.by.begin(), r.by.end());
   header.push_back("n");
+  if (pooled) header.push_back("pooled");
   for (const auto& m : r.metrics) {
     header.push_back(m + "_mean");
     header.push_back(m + "_std");
@@ -288,16 +394,14 @@ std::string render_csv(const Report& r) {
       header.push_back(m + "_ci_lo");
       header.push_back(m + "_ci_hi");
     }
-    if (vs) {
-      header.push_back(m + "_diff");
-      header.push_back(m + "_diff_lo");
-      header.push_back(m + "_diff_hi");
-    }
+    if (vs)
+      for (const auto& c : kCsvDiffColumns) header.push_back(m + "_" + c);
   }
   std::string out = csv_line(header);
   for (const auto& row : r.rows) {
     std::vector<std::string> cells(row.values.begin(), row.values.end());
     cells.push_back(std::to_string(row.seeds.size()));
+    if (pooled) cells.push_back(fmt::format("{}", fmt::join(row.pooled_keys, " ")));
     for (std::size_t k = 0; k < r.metrics.size(); ++k) {
       const auto& c = row.metrics[k];
       cells.push_back(raw(c.stat.mean));
@@ -307,11 +411,8 @@ std::string render_csv(const Report& r) {
         cells.push_back(c.ci ? raw(c.ci->hi) : "");
       }
       if (vs) {
-        const bool has = row.has_reference;
-        const auto* d = has ? &row.diffs[k] : nullptr;
-        cells.push_back(has ? raw(d->diff) : "");
-        cells.push_back(has && d->ci ? raw(d->ci->lo) : "");
-        cells.push_back(has && d->ci ? raw(d->ci->hi) : "");
+        const auto diff = csv_diff_cells(row, k);
+        cells.insert(cells.end(), diff.begin(), diff.end());
       }
     }
     out += csv_line(cells);
@@ -355,14 +456,45 @@ std::string json_values(const std::vector<std::string>& keys, const std::vector<
   return out + "}";
 }
 
+std::string json_bool(bool b) {
+  return b ? "true" : "false";
+}
+
+std::string json_diff(const DiffCell& d) {
+  return fmt::format(
+      "{{\"diff\": {}, \"ci\": {}, \"se\": {}, \"df\": {}, \"p\": {}, \"p_adjusted\": {}, \"significant\": {}, "
+      "\"p_equivalence\": {}, \"p_equivalence_adjusted\": {}, \"equivalent\": {}, \"seeds_needed\": {}, "
+      "\"no_test\": {}}}",
+      json_num(d.diff), json_interval(d.ci), json_num(d.tested() ? d.estimate.se : kNoValue),
+      json_num(d.tested() ? d.estimate.df : kNoValue), json_num(d.p), json_num(d.p_adjusted), json_bool(d.significant),
+      json_num(d.p_equivalence), json_num(d.p_equivalence_adjusted), d.equivalent ? json_bool(*d.equivalent) : "null",
+      d.seeds_needed ? std::to_string(*d.seeds_needed) : "null", d.tested() ? "null" : quoted_string(d.no_test));
+}
+
 std::string render_json(const Report& r) {
   const auto str = [](const std::string& s) { return quoted_string(s); };
   std::string out = "{\n";
   out += fmt::format("  \"title\": {},\n  \"by\": {},\n  \"metrics\": {},\n", quoted_string(r.title),
                      json_list(r.by, str), json_list(r.metrics, str));
-  out +=
-      fmt::format("  \"bootstrap\": {},\n",
-                  r.resamples > 0 ? fmt::format("{{\"level\": {}, \"resamples\": {}}}", r.level, r.resamples) : "null");
+  out += fmt::format("  \"bootstrap\": {},\n", r.resamples > 0 ? fmt::format("{{\"resamples\": {}, \"metrics\": {}}}",
+                                                                             r.resamples, json_list(r.resampled, str))
+                                                               : "null");
+  std::string margins = "{";
+  for (const auto& m : r.metrics)
+    if (const auto x = r.margins.of(m)) margins += fmt::format("{}{}: {}", margins.size() > 1 ? ", " : "", str(m), *x);
+  margins += "}";
+  std::string pooled = "null";
+  if (r.pooled_seed_variance) {
+    pooled = "{";
+    for (std::size_t k = 0; k < r.metrics.size() && k < r.pooled.size(); ++k)
+      pooled += fmt::format("{}{}: {{\"variance\": {}, \"df\": {}}}", k ? ", " : "", str(r.metrics[k]),
+                            json_num(r.pooled[k].variance), r.pooled[k].df);
+    pooled += "}";
+  }
+  out += fmt::format(
+      "  \"level\": {},\n  \"alpha\": {},\n  \"margins\": {},\n  \"family\": {},\n  \"where\": {},\n  "
+      "\"pooled_seed_variance\": {},\n",
+      r.level(), r.alpha, margins, r.family, json_list(r.where, str), pooled);
   out += fmt::format("  \"vs\": {},\n", r.vs_key.empty()
                                             ? std::string("null")
                                             : fmt::format("{{\"key\": {}, \"value\": {}}}", quoted_string(r.vs_key),
@@ -371,10 +503,12 @@ std::string render_json(const Report& r) {
   for (std::size_t g = 0; g < r.rows.size(); ++g) {
     const auto& row = r.rows[g];
     out += g ? ",\n    {" : "\n    {";
-    out += fmt::format("\"values\": {}, \"n\": {}, \"seeds\": {}, \"run_ids\": {}, \"metrics\": {{",
-                       json_values(r.by, row.values), row.seeds.size(),
-                       json_list(row.seeds, [](std::int64_t s) { return std::to_string(s); }),
-                       json_list(row.run_ids, str));
+    out += fmt::format(
+        "\"values\": {}, \"n\": {}, \"seeds\": {}, \"run_ids\": {}, \"pooled\": {}, \"pooled_keys\": {}, "
+        "\"metrics\": {{",
+        json_values(r.by, row.values), row.seeds.size(),
+        json_list(row.seeds, [](std::int64_t s) { return std::to_string(s); }), json_list(row.run_ids, str),
+        row.pooled_keys.empty() ? "false" : "true", json_list(row.pooled_keys, str));
     for (std::size_t k = 0; k < r.metrics.size(); ++k) {
       const auto& c = row.metrics[k];
       out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}, \"ci\": {}}}", k ? ", " : "",
@@ -389,8 +523,8 @@ std::string render_json(const Report& r) {
         out += fmt::format(", \"diff\": {{\"reference\": {}, \"is_reference\": {}, \"metrics\": {{",
                            json_values(r.by, row.reference), row.is_reference ? "true" : "false");
         for (std::size_t k = 0; k < r.metrics.size(); ++k)
-          out += fmt::format("{}{}: {{\"diff\": {}, \"ci\": {}}}", k ? ", " : "", quoted_string(r.metrics[k]),
-                             json_num(row.diffs[k].diff), json_interval(row.diffs[k].ci));
+          out += fmt::format("{}{}: {}", k ? ", " : "", quoted_string(r.metrics[k]),
+                             row.is_reference ? std::string("null") : json_diff(row.diffs[k]));
         out += "}}";
       }
     }

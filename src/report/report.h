@@ -1,19 +1,23 @@
 #pragma once
-// `fcnlab report`: one row per group of runs (grouped by config keys) with mean ± std over
-// seeds, optional 95% bootstrap intervals over val images and paired differences against a
-// reference group, optional marginal means per axis; rendered as Markdown, CSV, LaTeX or JSON.
+// `fcnlab report`: one row per configuration (runs that differ only in run.seed) with mean ± std
+// over seeds, optional intervals and paired differences against a reference group with a verdict
+// (significant, equivalent or undecided, and the seeds an undecided one needs), optional marginal
+// means per axis; rendered as Markdown, CSV, LaTeX or JSON.
 //
-// Bootstrap (--ci): every run of one experiment is evaluated on the same val images, so one set
-// of image resamples (fixed seed) is shared by all runs. For a resample, each run's score is
-// recomputed from its per-image data weighted by the resample's multiplicities (confusion
-// matrices for pixel_acc, mean_acc, mean_iou, fw_iou; per-image BF, Boundary IoU bands and trimap
-// counts for bf_score, boundary_iou, trimap_*: schema 3); a group's value is the mean over its
-// seeds (the same statistic as the table's point estimate), so the interval reflects the sampling
-// of val images with the seeds held fixed (the ± column shows seed-to-seed spread). A difference
-// against the reference group (--vs) is computed on the same resample for both groups (paired),
-// and its percentile interval is reported. A metric that some run file cannot resample (boundary
-// metrics in files of schema 1 and 2) gets no interval, with a warning.
+// Two sources of variation: training randomness (runs of one configuration differ by seed) and
+// the sampling of val images (every run is scored on the same images). The seed part is the
+// between-run variance s² of a group; the image part, v_img, is the variance of the group mean (or
+// of the difference of two group means) over a bootstrap of the val images with the runs held
+// fixed: every run's score is recomputed from its per-image data (confusion matrices; per-image
+// BF, Boundary IoU bands and trimap counts in files of schema >= 3) for one shared set of image
+// resamples, so that a difference is paired image by image. An interval is
+// estimate ± t(ν) sqrt(s_A²/n_A [+ s_B²/n_B] + v_img), ν by Welch–Satterthwaite. The Δ cells of one
+// report are one family: their p-values are Holm-adjusted, and so are the equivalence p-values
+// (two one-sided tests against ±margin). A group with one run has no seed variance and so no
+// interval or verdict, unless the pooled within-configuration variance is asked for.
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,37 +44,66 @@ struct EnumNames<report::Format> {
 
 namespace fcnlab::report {
 
+// Equivalence margins: one for every metric, or per metric ("mean_iou=0.01,bf_score=0.02").
+struct Margins {
+  std::optional<double> all;
+  std::map<std::string, double> per_metric;
+  std::optional<double> of(const std::string& metric) const;
+  bool empty() const { return !all && per_metric.empty(); }
+};
+// "X" or "metric=X,...", each X > 0; UsageError naming the part that is wrong.
+Margins parse_margins(const std::string& text);
+
 struct ReportOptions {
-  std::vector<std::string> by;       // grouping keys; empty: every key that varies
-  std::vector<std::string> metrics;  // empty: default_metrics() (or the paper's four with `paper`)
-  bool ci = false;                   // bootstrap intervals over val images
-  std::string vs;                    // "key=value": paired differences against that group ("" = none)
-  bool paper = false;                // the paper's Table 2 columns, in percent
-  bool marginal = false;             // per-axis marginal means
+  std::vector<std::string> by;        // grouping keys; empty: every key that varies
+  std::vector<std::string> metrics;   // empty: default_metrics() (or the paper's four with `paper`)
+  std::vector<std::string> where;     // "key=v1,v2" each: only runs with one of the values, before grouping
+  bool pool = false;                  // let a row average runs of different configurations
+  bool ci = false;                    // intervals of the group means
+  std::string vs;                     // "key=value": paired differences against that group ("" = none)
+  double alpha = 0.05;                // level of * and ≈ (Holm-adjusted); intervals at 1 - alpha
+  Margins margins;                    // equivalence margins (≈); none by default
+  bool pooled_seed_variance = false;  // every group's seed variance: the pooled within-configuration one
+  bool paper = false;                 // the paper's Table 2 columns, in percent
+  bool marginal = false;              // per-axis marginal means
   int resamples = 1000;
   std::uint64_t seed = 20150607;  // bootstrap seed (fixed: tables are reproducible)
-  double level = 0.95;
 };
+
+inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 struct MetricCell {
-  MeanStd stat;                // over the group's seeds
-  std::optional<Interval> ci;  // bootstrap interval of the group mean (with --ci)
+  MeanStd stat;                // over the group's runs
+  std::optional<Interval> ci;  // of the group mean, over seeds and images (with --ci)
 };
 
+// A difference against the reference group and its verdict.
 struct DiffCell {
-  double diff = 0;             // group mean - reference group mean
-  std::optional<Interval> ci;  // paired bootstrap interval
+  double diff = 0;                             // group mean - reference group mean
+  std::optional<Interval> ci;                  // over seeds and images, at 1 - alpha; nullopt without a test
+  TEstimate estimate;                          // diff, its standard error and df
+  double p = kNoValue, p_adjusted = kNoValue;  // two-sided; Holm over the report
+  double p_equivalence = kNoValue, p_equivalence_adjusted = kNoValue;  // TOST, with a margin
+  bool significant = false;                                            // p_adjusted < alpha
+  std::optional<bool> equivalent;   // p_equivalence_adjusted < alpha; nullopt without a margin
+  std::optional<int> seeds_needed;  // undecided cells: seeds per arm for 80% power; nullopt: none suffice
+  PowerPlan plan;                   // the seed and image variances of the test, and what seeds_needed planned for
+  std::string no_test;              // why the cell has no test ("" when it has one)
+
+  bool tested() const { return no_test.empty(); }
+  bool undecided() const { return tested() && !significant && !equivalent.value_or(false); }
 };
 
 struct Row {
   std::vector<std::string> values;  // one per grouping key
   std::vector<std::string> run_ids;
   std::vector<std::int64_t> seeds;
-  std::vector<MetricCell> metrics;     // one per metric
-  bool has_reference = false;          // with --vs: a reference group exists for this row
-  bool is_reference = false;           // the row is its own reference
-  std::vector<std::string> reference;  // the reference group's values
-  std::vector<DiffCell> diffs;         // one per metric, when has_reference
+  std::vector<std::string> pooled_keys;  // with --pool: the hashed keys that vary among the runs
+  std::vector<MetricCell> metrics;       // one per metric
+  bool has_reference = false;            // with --vs: a reference group exists for this row
+  bool is_reference = false;             // the row is its own reference
+  std::vector<std::string> reference;    // the reference group's values
+  std::vector<DiffCell> diffs;           // one per metric, when has_reference and not is_reference
 };
 
 // Marginal means of one grouping key. A context is a combination of the other keys' values;
@@ -89,15 +122,28 @@ struct Marginal {
   std::vector<MarginalRow> rows;
 };
 
+// The pooled within-configuration seed variance of one metric and its degrees of freedom.
+struct PooledVariance {
+  double variance = kNoValue;
+  double df = 0;
+};
+
 struct Report {
   std::string title;  // e.g. the results dir
   std::vector<std::string> by;
   std::vector<std::string> metrics;
+  std::vector<std::string> where;
   bool ci = false, paper = false;
   int resamples = 0;
-  std::vector<std::string> resampled;  // the metrics with intervals (and Δ intervals)
-  double level = 0.95;
-  std::string vs_key, vs_value;  // empty when no --vs
+  std::vector<std::string> resampled;  // the metrics with an image-sampling variance
+  double alpha = 0.05;
+  double level() const { return 1 - alpha; }
+  Margins margins;
+  bool pooled_seed_variance = false;
+  std::vector<PooledVariance> pooled;  // per metric, with pooled_seed_variance
+  std::string vs_key, vs_value;        // empty when no --vs
+  int family = 0;                      // Δ cells with a test (the Holm family)
+  int equivalence_family = 0;          // Δ cells with a margin and a test
   std::vector<Row> rows;
   std::vector<Marginal> marginals;
   std::vector<std::string> warnings;  // files skipped, metrics missing, ...
@@ -111,9 +157,11 @@ inline const std::vector<std::string> kPaperMetrics{"pixel_acc", "mean_acc", "me
 // /final/boundary arrays; NaN when the run does not have it.
 double metric_value(const Run& run, const std::string& metric);
 
-// Builds the table. UsageError for an unknown --by key, a malformed --vs or a --vs key that is
-// not a grouping key, or a --vs value that no group has. IoError when the bootstrap needs
-// per-image confusions that a run lacks.
+// Builds the table. UsageError (exit 2) for an unknown --by or --where key, a --where value no run
+// has, a row that would pool configurations without `pool` (naming the keys that vary), a
+// malformed --vs, a --vs key that is not a grouping key or a value that no group has. DataError
+// when runs resampled or compared together were scored on other images (naming both files).
+// IoError when the bootstrap needs per-image confusions that a run lacks.
 Report build_report(const std::vector<Run>& runs, const ReportOptions& options);
 
 std::string render(const Report& report, Format format);

@@ -1,6 +1,7 @@
 #include "report/runs.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 
 #include <algorithm>
 #include <cerrno>
@@ -63,20 +64,32 @@ LoadedRuns load_runs(const fs::path& dir) {
   return out;
 }
 
-std::vector<std::string> varying_keys(const std::vector<Run>& runs) {
+std::vector<std::string> varying_keys(const std::vector<const Run*>& runs) {
   std::vector<std::string> out;
   if (runs.empty()) return out;
-  for (const auto& [key, value] : runs.front().config) {
+  for (const auto& [key, value] : runs.front()->config) {
     if (key == "run.seed" || is_unhashed_key(key)) continue;
-    for (const auto& r : runs) {
-      const auto it = r.config.find(key);
-      if (it == r.config.end() || it->second != value) {
+    for (const Run* r : runs) {
+      const auto it = r->config.find(key);
+      if (it == r->config.end() || it->second != value) {
         out.push_back(key);
         break;
       }
     }
   }
   return out;
+}
+
+namespace {
+std::vector<const Run*> pointers(const std::vector<Run>& runs) {
+  std::vector<const Run*> out;
+  for (const auto& r : runs) out.push_back(&r);
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> varying_keys(const std::vector<Run>& runs) {
+  return varying_keys(pointers(runs));
 }
 
 void check_keys(const std::vector<std::string>& keys) {
@@ -106,17 +119,21 @@ bool value_less(const std::string& a, const std::string& b) {
 }
 
 std::vector<Group> group_runs(const std::vector<Run>& runs, const std::vector<std::string>& keys) {
+  return group_runs(pointers(runs), keys);
+}
+
+std::vector<Group> group_runs(const std::vector<const Run*>& runs, const std::vector<std::string>& keys) {
   check_keys(keys);
   std::vector<Group> groups;
-  for (const auto& r : runs) {
+  for (const Run* r : runs) {
     std::vector<std::string> values;
-    for (const auto& k : keys) values.push_back(r.config.at(k));
+    for (const auto& k : keys) values.push_back(r->config.at(k));
     auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.values == values; });
     if (it == groups.end()) {
       groups.push_back({values, {}});
       it = std::prev(groups.end());
     }
-    it->runs.push_back(&r);
+    it->runs.push_back(r);
   }
   for (auto& g : groups)
     std::stable_sort(g.runs.begin(), g.runs.end(),
@@ -125,6 +142,50 @@ std::vector<Group> group_runs(const std::vector<Run>& runs, const std::vector<st
     return std::lexicographical_compare(a.values.begin(), a.values.end(), b.values.begin(), b.values.end(), value_less);
   });
   return groups;
+}
+
+std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vector<std::string>& filters) {
+  auto selected = pointers(runs);
+  for (const auto& filter : filters) {
+    const auto eq = filter.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == filter.size())
+      throw UsageError(fmt::format("--where '{}': expected key=value or key=v1,v2, e.g. model.skip=8", filter));
+    const std::string key = trim(filter.substr(0, eq));
+    check_keys({key});
+    std::set<std::string> wanted, present;
+    for (const auto& v : split(filter.substr(eq + 1), ',')) wanted.insert(display_value(trim(v)));
+    for (const Run* r : selected) present.insert(r->config.at(key));
+    for (const auto& v : wanted)
+      if (!present.count(v))
+        throw UsageError(fmt::format("--where {}: no run has {} = {} (values present: {})", filter, key, v,
+                                     fmt::join(present, ", ")));
+    selected.erase(std::remove_if(selected.begin(), selected.end(),
+                                  [&](const Run* r) { return !wanted.count(r->config.at(key)); }),
+                   selected.end());
+  }
+  return selected;
+}
+
+void check_same_images(const Run& a, const Run& b) {
+  const auto both = [&] { return fmt::format("{} and {}", a.file.string(), b.file.string()); };
+  if (a.info.data_fingerprint != b.info.data_fingerprint)
+    throw DataError(
+        fmt::format("{}: scored on other data (data_fingerprint {} vs {}), so their per-image scores "
+                    "cannot be paired; compare runs of one dataset (--where)",
+                    both(), a.info.data_fingerprint, b.info.data_fingerprint));
+  const auto& ia = a.final.image_ids;
+  const auto& ib = b.final.image_ids;
+  if (a.final.images != b.final.images)
+    throw DataError(fmt::format("{}: scored on {} and {} val images, so their per-image scores cannot be paired",
+                                both(), a.final.images, b.final.images));
+  if (ia.empty() || ib.empty() || ia == ib) return;
+  const auto first = std::mismatch(ia.begin(), ia.end(), ib.begin(), ib.end());
+  const auto at = static_cast<std::size_t>(first.first - ia.begin());
+  const auto id = [&](const std::vector<std::string>& ids) { return at < ids.size() ? ids[at] : "(none)"; };
+  throw DataError(
+      fmt::format("{}: the val images differ or are in another order (image {}: '{}' vs '{}'), so "
+                  "their per-image scores cannot be paired",
+                  both(), at, id(ia), id(ib)));
 }
 
 }  // namespace fcnlab::report

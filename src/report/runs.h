@@ -37,8 +37,18 @@ Run load_run(const std::filesystem::path& file);
 std::string display_value(const std::string& canonical_toml_value);
 
 // Config keys whose values differ between runs, sorted, leaving out run.seed and the keys
-// that do not change results (unhashed_keys()).
+// that do not change results (unhashed_keys()): runs with none such are one configuration.
+std::vector<std::string> varying_keys(const std::vector<const Run*>& runs);
 std::vector<std::string> varying_keys(const std::vector<Run>& runs);
+
+// The runs that pass every filter "key=v1,v2" (a run passes one when its value of key is one of
+// the values). UsageError for a malformed filter, an unknown key or a value no run has.
+std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vector<std::string>& filters);
+
+// DataError naming both files unless `a` and `b` were scored on the same val images in the same
+// order: equal data_fingerprint and, where both files record them (schema 4), equal image ids.
+// Without ids (older files) the image counts must agree.
+void check_same_images(const Run& a, const Run& b);
 
 // Checks that every key is a config key; UsageError naming the key and the nearest one.
 void check_keys(const std::vector<std::string>& keys);
@@ -50,6 +60,7 @@ struct Group {
 
 // Groups by the values of `keys` (all runs in one group when `keys` is empty). Groups are
 // ordered by their values, compared numerically where both values are numbers.
+std::vector<Group> group_runs(const std::vector<const Run*>& runs, const std::vector<std::string>& keys);
 std::vector<Group> group_runs(const std::vector<Run>& runs, const std::vector<std::string>& keys);
 
 // Natural order of two values: numerically when both parse as numbers, else as text.

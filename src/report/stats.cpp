@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/math/distributions/non_central_t.hpp>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -57,6 +59,11 @@ MeanStd mean_std(const std::vector<double>& values) {
     if (std::isfinite(v)) ss += (v - s.mean) * (v - s.mean);
   s.std = std::sqrt(ss / (s.n - 1));
   return s;
+}
+
+double sample_variance(const std::vector<double>& values) {
+  const MeanStd s = mean_std(values);
+  return s.n < 2 ? kNaN : s.std * s.std;
 }
 
 std::optional<Interval> percentile_interval(std::vector<double> samples, double level) {
@@ -177,6 +184,118 @@ std::vector<std::vector<std::uint32_t>> bootstrap_weights(std::int64_t images, i
   for (auto& w : out)
     for (std::uint64_t k = 0; k < n; ++k) ++w[static_cast<std::size_t>(rng.below(n))];
   return out;
+}
+
+// --- tests behind the verdicts ----------------------------------------------------------------
+
+namespace {
+
+// Boost's t distributions take any df > 0; past this the t is the normal to double precision,
+// and capping keeps an infinite df (a known variance) in the domain.
+constexpr double kMaxDf = 1e7;
+
+boost::math::students_t_distribution<double> t_dist(double df) {
+  return boost::math::students_t_distribution<double>(std::min(df, kMaxDf));
+}
+
+// P(T > x) for Student's t.
+double upper_tail(double x, double df) {
+  return boost::math::cdf(boost::math::complement(t_dist(df), x));
+}
+
+}  // namespace
+
+bool TEstimate::usable() const {
+  return std::isfinite(value) && std::isfinite(se) && std::isfinite(df) && se >= 0 && df > 0;
+}
+
+TEstimate t_estimate(double value, const std::vector<VarianceTerm>& terms) {
+  double total = 0, denominator = 0;
+  for (const auto& t : terms) {
+    if (!std::isfinite(t.variance) || t.variance < 0 || !(t.df > 0)) return {value, kNaN, kNaN};
+    total += t.variance;
+    if (std::isfinite(t.df)) denominator += t.variance * t.variance / t.df;
+  }
+  // Every term zero (identical runs, one image): the estimate is exact; any df will do.
+  const double df = total == 0 ? kMaxDf : denominator == 0 ? kMaxDf : total * total / denominator;
+  return {value, std::sqrt(total), df};
+}
+
+std::optional<Interval> t_interval(const TEstimate& e, double level) {
+  if (!e.usable()) return std::nullopt;
+  const double half = boost::math::quantile(t_dist(e.df), 1 - (1 - level) / 2) * e.se;
+  return Interval{e.value - half, e.value + half};
+}
+
+double p_two_sided(const TEstimate& e) {
+  if (!e.usable()) return kNaN;
+  if (e.se == 0) return e.value == 0 ? 1.0 : 0.0;
+  return std::min(1.0, 2 * upper_tail(std::fabs(e.value) / e.se, e.df));
+}
+
+double p_equivalence(const TEstimate& e, double margin) {
+  if (!e.usable() || !(margin > 0)) return kNaN;
+  if (e.se == 0) return std::fabs(e.value) < margin ? 0.0 : 1.0;
+  // H0: value <= -margin, rejected for large (value + margin) / se; H0: value >= margin likewise.
+  const double p_low = upper_tail((e.value + margin) / e.se, e.df);
+  const double p_high = upper_tail((margin - e.value) / e.se, e.df);
+  return std::max(p_low, p_high);
+}
+
+std::vector<double> holm_adjust(const std::vector<double>& p) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < p.size(); ++i)
+    if (!std::isnan(p[i])) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<double> out(p.size(), kNaN);
+  const double m = static_cast<double>(order.size());
+  double running = 0;
+  for (std::size_t j = 0; j < order.size(); ++j) {
+    running = std::max(running, std::min(1.0, (m - static_cast<double>(j)) * p[order[j]]));
+    out[order[j]] = running;
+  }
+  return out;
+}
+
+double power_with_seeds(const PowerPlan& plan, double n) {
+  std::vector<VarianceTerm> terms{{plan.v_img, plan.img_df}};
+  if (std::isfinite(n)) {
+    terms.push_back({plan.var_a / n, n - 1});
+    terms.push_back({plan.var_b / n, n - 1});
+  }
+  const TEstimate e = t_estimate(plan.effect, terms);
+  if (!e.usable()) return kNaN;
+  if (e.se == 0) return plan.effect == 0 ? plan.alpha : 1.0;
+  const double df = std::min(e.df, kMaxDf);
+  const double c = boost::math::quantile(t_dist(df), 1 - plan.alpha / 2);
+  const double delta = std::fabs(plan.effect) / e.se;
+  // Far in the tail the noncentral t is 1 to double precision; Boost's series would only be slow.
+  if (delta - c > 40) return 1.0;
+  const boost::math::non_central_t_distribution<double> nct(df, delta);
+  return boost::math::cdf(boost::math::complement(nct, c)) + boost::math::cdf(nct, -c);
+}
+
+std::optional<int> seeds_needed(const PowerPlan& plan) {
+  if (!std::isfinite(plan.effect) || plan.effect == 0) return std::nullopt;
+  const auto enough = [&](double n) {
+    const double p = power_with_seeds(plan, n);
+    return std::isfinite(p) && p >= plan.power;
+  };
+  // With infinitely many seeds only the image-sampling variance is left.
+  if (!enough(std::numeric_limits<double>::infinity())) return std::nullopt;
+  constexpr int kMostSeeds = 1 << 24;
+  int hi = 2;
+  while (!enough(hi)) {
+    if (hi >= kMostSeeds) return std::nullopt;
+    hi *= 2;
+  }
+  int lo = hi / 2;  // not enough (or below the minimum of 2)
+  if (hi == 2) return 2;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    (enough(mid) ? hi : lo) = mid;
+  }
+  return hi;
 }
 
 }  // namespace fcnlab::report

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for a GPU device call (issue 9): build against the machine's CUDA LibTorch, check
+# One command for a GPU device call: build against the machine's CUDA LibTorch, check
 # correctness on CUDA, then time fcnlab against eager PyTorch and torch.compile on the same GPU in
 # the same call, printing the side-by-side table last. Carry .gpu-debs (scripts/build-gpu.sh).
 #   bench/gpu.sh [iters]        (logs and JSON figures go to $OUT when set; datasets, run files and
@@ -7,11 +7,11 @@
 #   bench/gpu.sh --cpu-smoke    the same script on the CPU with the build/ binary, a width-1/16
 #                               network and tiny sizes: checks the script itself, not speed
 # Every step runs under `timeout` within one budget (GPU_SH_BUDGET, default 460 s, so the call stays
-# inside the issue's 8 minutes): a step that hangs or runs long is cut, later steps shrink or are
+# inside 8 minutes): a step that hangs or runs long is cut, later steps shrink or are
 # skipped, and the table is printed in any case, with n/a where a figure is missing. The most
 # important figures come first: batch 16 bf16 (fcnlab, fcnlab unfused, eager,
 # compile), then batch 1 likewise, then --real, then the nsys kernel profile.
-# Ran on an H100 (PyTorch/LibTorch 2.11) in session 9, 361 s and 386 s; --cpu-smoke runs it on the CPU
+# Ran on an H100 (PyTorch/LibTorch 2.11) on 2026-11-27 (commit e508cad), 361 s and 386 s; --cpu-smoke runs it on the CPU
 # machine (fcnlab on LibTorch 1.13, bench/eager_reference.py on Debian's PyTorch 1.13).
 set -uo pipefail
 smoke=false
@@ -156,7 +156,7 @@ py() {  # name, seconds, eager_reference args...
 pyfield() { python3 -c "import json; r=[json.loads(l) for l in open('$1')]; print(r[$2]['$3'] if len(r) > $2 else 'n/a')" 2>/dev/null || echo n/a; }
 
 bf16="optim.amp=bf16 optim.channels_last=true"
-# The fcn8s preset sets optim.fuse_conv_relu = true (session 9: +16% at batch 16 bf16 on an H100);
+# The fcn8s preset sets optim.fuse_conv_relu = true (+16% at batch 16 bf16 on an H100, 2026-11-27);
 # the unfused step is timed beside it. (On --cpu-smoke's CPU the node runs conv2d and relu_.)
 unfused="optim.fuse_conv_relu=false"
 bench f2 $bf16 $b16 --breakdown

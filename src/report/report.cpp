@@ -169,9 +169,10 @@ std::vector<std::vector<std::string>> pooled_keys(const std::vector<Group>& grou
       row = fmt::format("{}", fmt::join(kv, ", "));
     }
     throw UsageError(
-        fmt::format("the row {} would pool {} runs of different configurations: {} vary among them. Group by them "
+        fmt::format("the row {} would pool {} runs of different configurations: {} {} among them. Group by {} "
                     "(--by {}), select runs with --where {}={}, or pass --pool to average over them on purpose",
-                    row, g.runs.size(), fmt::join(described, ", "), fmt::join(by, ","), out.back().front(),
+                    row, g.runs.size(), fmt::join(described, ", "), described.size() > 1 ? "vary" : "varies",
+                    described.size() > 1 ? "them" : "it", fmt::join(by, ","), out.back().front(),
                     g.runs.front()->config.at(out.back().front())));
   }
   return out;

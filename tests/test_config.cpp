@@ -153,6 +153,21 @@ TEST_CASE("out-of-range values are rejected with the requirement", "[config]") {
     CHECK_NOTHROW(load_config({src / "configs/fcn8s.toml"},
                               {std::string("loss.name=") + name, "loss.class_weights=median_freq"}));
   CHECK_NOTHROW(load_config({src / "configs/fcn8s.toml"}, {"loss.name=ce+dice", "loss.reduction=mean"}));
+  // Checks that a run would otherwise make only when it starts (the model and the loss refuse these).
+  CHECK_THAT(error_of([] { load_config({}, {"loss.name=wce"}); }),
+             Contains("loss.class_weights = \"none\"") && Contains("wce") && Contains("median_freq"));
+  CHECK_THAT(error_of([] {
+               load_config({}, {"model.pretrained=vgg16.h5", "model.batchnorm=true"});
+             }),
+             Contains("model.pretrained") && Contains("model.batchnorm = false"));
+  // Values that become file names: nothing that leaves the results dir.
+  for (const char* bad :
+       {"run.name=\"../../../x\"", "run.name=a/b", "run.name=..", "run.experiment=..", "run.experiment=\"../x\""}) {
+    INFO(bad);
+    const auto key = std::string(bad).substr(0, std::string(bad).find('='));
+    CHECK_THAT(error_of([&] { load_config({}, {bad}); }), Contains(key) && Contains("without '/'"));
+  }
+  CHECK_NOTHROW(load_config({}, {"run.name=my-run_2", "run.experiment=exp.v2"}));
   CHECK_THAT(error_of([] { load_config({}, {"eval.trimap_widths=[1, 4294967298]"}); }),
              Contains("eval.trimap_widths") && Contains("integer 4294967298 out of range"));
   TempDir dir;

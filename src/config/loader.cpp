@@ -514,6 +514,11 @@ ConfigBuilder& ConfigBuilder::add_overrides(const std::vector<std::string>& over
 
 namespace {
 
+// A single path component that stays where it is put: no '/', and not "." or "..".
+bool is_plain_name(const std::string& name) {
+  return name.find('/') == std::string::npos && name != "." && name != "..";
+}
+
 class Validator {
  public:
   Validator(const Config& c, const Origins* origins) : c_(c), origins_(origins) {}
@@ -536,8 +541,12 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.run.seed >= 0, "run.seed", "must be >= 0");
   v.check(c.run.threads >= 0, "run.threads", "must be >= 0 (0 = all cores)");
   v.check(c.run.log_every >= 1, "run.log_every", "must be >= 1");
-  v.check(!c.run.experiment.empty() && c.run.experiment.find('/') == std::string::npos, "run.experiment",
-          "must be a non-empty name without '/'");
+  // Both become part of file names under run.results_dir: a '/' or a ".." would put the run's files
+  // elsewhere.
+  v.check(!c.run.experiment.empty() && is_plain_name(c.run.experiment), "run.experiment",
+          "must be a non-empty name without '/', not \".\" or \"..\"");
+  v.check(c.run.name.empty() || is_plain_name(c.run.name), "run.name",
+          "must be empty or a name without '/', not \".\" or \"..\" (it prefixes the run id, a file name)");
   v.check(!c.run.results_dir.empty(), "run.results_dir", "must not be empty");
 
   v.check(!c.data.root.empty(), "data.root", "must not be empty");
@@ -555,12 +564,19 @@ void validate_impl(const Config& c, const Origins* origins) {
   v.check(c.model.width > 0 && c.model.width <= 4, "model.width", "must be in (0, 4]");
   v.check(c.model.fc_channels >= 1, "model.fc_channels", "must be >= 1");
   v.check(c.model.dropout >= 0 && c.model.dropout < 1, "model.dropout", "must be in [0, 1)");
+  v.check(c.model.pretrained.empty() || !c.model.batchnorm, "model.pretrained",
+          "needs model.batchnorm = false: the importer reads torchvision's plain VGG16");
 
   v.check(c.loss.class_weighting != ClassWeighting::given ||
               static_cast<int>(c.loss.class_weights.size()) == c.data.num_classes,
           "loss.class_weights", fmt::format("must have data.num_classes = {} entries", c.data.num_classes));
-  v.check(std::all_of(c.loss.class_weights.begin(), c.loss.class_weights.end(), [](double w) { return w >= 0; }),
-          "loss.class_weights", "weights must be >= 0");
+  v.check(std::all_of(c.loss.class_weights.begin(), c.loss.class_weights.end(),
+                      [](double w) { return w >= 0 && std::isfinite(w); }),
+          "loss.class_weights", "weights must be finite and >= 0");
+  v.check(c.loss.name != LossName::wce || c.loss.class_weighting != ClassWeighting::none, "loss.class_weights",
+          fmt::format("loss.name = \"wce\" needs class weights: set loss.class_weights = \"median_freq\" or a list of "
+                      "data.num_classes = {} numbers",
+                      c.data.num_classes));
   v.check(c.loss.aux_weight >= 0, "loss.aux_weight", "must be >= 0");
   v.check(c.loss.focal_gamma >= 0, "loss.focal_gamma", "must be >= 0");
   v.check(c.loss.boundary_width >= 1, "loss.boundary_width", "must be >= 1 (pixels)");

@@ -61,7 +61,7 @@ class Conv2dRelu : public torch::autograd::Function<Conv2dRelu> {
 }  // namespace
 
 bool conv2d_relu_fuses(const torch::Tensor& x) {
-  // Never in deterministic mode (config validation already refuses that combination): cuDNN's fused
+  // Never in deterministic mode (the trainer does not fuse when run.deterministic, see step.cpp): cuDNN's fused
   // kernel is run with deterministic = false whatever the global flag says.
   const auto& ctx = at::globalContext();
   return x.is_cuda() && ctx.userEnabledCuDNN() && !ctx.deterministicCuDNN() && torch::cuda::cudnn_is_available();

@@ -131,3 +131,16 @@ TEST_CASE("the CPU model is /proc/cpuinfo's first model name, trimmed; none is a
   CHECK(cpu_model_from_cpuinfo("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\nmodel\t: 1\n").empty());
   CHECK(cpu_model_from_cpuinfo("").empty());
 }
+
+TEST_CASE("UTC time stamps follow the format; the own executable is this test binary", "[core]") {
+  const std::string stamp = utc_now();
+  REQUIRE(stamp.size() == 20);  // 2026-12-07T04:30:00Z
+  CHECK(stamp[4] == '-');
+  CHECK(stamp[10] == 'T');
+  CHECK(stamp.back() == 'Z');
+  CHECK(std::stoi(stamp.substr(0, 4)) >= 2026);
+  const std::string compact = utc_now("%Y%m%d-%H%M%S");
+  CHECK(compact.size() == 15);
+  CHECK(compact.substr(0, 4) == stamp.substr(0, 4));
+  CHECK(self_exe().filename() == "fcnlab_test_core");
+}

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -146,10 +145,7 @@ void write_h5(const fs::path& file, const EvalResult& r, const std::vector<std::
   info.fcnlab_version = version();
   info.git_commit = git_commit();
   info.git_dirty = git_dirty();
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  info.created_utc = buf;
+  info.created_utc = utc_now();
   info.host = host_name();
   info.device = "cpu";
   info.cpu_model = cpu_model();

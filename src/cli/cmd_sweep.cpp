@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/host.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "sweep/launcher.h"
@@ -58,13 +59,6 @@ int print_status(const SweepSpec& spec) {
   std::cout << fmt::format("{} done, {} partial, {} todo\n", counts[static_cast<int>(RunState::done)],
                            counts[static_cast<int>(RunState::partial)], counts[static_cast<int>(RunState::todo)]);
   return 0;
-}
-
-std::filesystem::path self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot locate the fcnlab executable (/proc/self/exe)");
-  return p;
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/text.h"
 
 namespace fcnlab {
@@ -30,6 +32,22 @@ std::string cpu_model() {
   std::ostringstream text;
   text << in.rdbuf();
   return cpu_model_from_cpuinfo(text.str());
+}
+
+std::string utc_now(const char* format) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);  // gmtime's static buffer is not safe beside other threads
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::filesystem::path self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot locate the fcnlab executable (/proc/self/exe)");
+  return p;
 }
 
 }  // namespace fcnlab

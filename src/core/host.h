@@ -1,7 +1,8 @@
 #pragma once
-// What a run file records about the machine it ran on: the host name and the processor model.
-// Results in rounding depend on the processor (its vector units and the kernels LibTorch picks for
-// them), so `fcnlab rerun` compares the recorded model with its own.
+// The system a process runs on: the host name and processor model a run file records (results in
+// rounding depend on the processor, so `fcnlab rerun` compares the recorded model with its own),
+// UTC time stamps and the process's own executable.
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,11 @@ std::string host_name();
 std::string cpu_model();
 // The same from the text of a /proc/cpuinfo.
 std::string cpu_model_from_cpuinfo(std::string_view cpuinfo);
+
+// The current UTC time in strftime's `format` (default ISO 8601, e.g. 2026-12-07T04:30:00Z).
+std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
+
+// This process's executable (/proc/self/exe), so that it can start itself; Error where unknown.
+std::filesystem::path self_exe();
 
 }  // namespace fcnlab

@@ -21,6 +21,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/host.h"
 #include "core/progress.h"
 #include "results/run_file.h"
 #include "train/run_lock.h"
@@ -44,13 +45,6 @@ extern "C" void on_sweep_signal(int sig) {
     const pid_t pid = c.load();
     if (pid > 0) ::kill(pid, sig);  // async-signal-safe
   }
-}
-
-std::filesystem::path self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot locate the fcnlab executable (/proc/self/exe)");
-  return p;
 }
 
 struct Child {

@@ -8,26 +8,17 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/host.h"
 
 namespace fcnlab {
 
 namespace {
-
-std::string utc_now(const char* format) {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
 
 struct Captured {
   int status = -1;  // exit status, or -1 when the command could not run / was killed

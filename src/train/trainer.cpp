@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <ctime>
 #include <iterator>
 #include <optional>
 
@@ -70,15 +69,6 @@ class LogFileScope {
   LogFileScope(const LogFileScope&) = delete;
   LogFileScope& operator=(const LogFileScope&) = delete;
 };
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Median-frequency class weights from the training labels (loss.class_weights = "median_freq").
 std::vector<double> class_weights_for(const Config& cfg, const VocSegmentation& train) {

@@ -76,8 +76,8 @@ double p_equivalence(const TEstimate& e, double margin);
 std::vector<double> holm_adjust(const std::vector<double>& p);
 
 // The variances a comparison of two arms is planned from: the seed-to-seed variance of the
-// metric in each arm (with the degrees of freedom of its estimate), and the image-sampling
-// variance of the difference, which more seeds do not reduce (its df: images - 1).
+// metric in each arm (with n seeds per arm, estimated with n - 1 df, as a Welch test would), and
+// the image-sampling variance of the difference, which more seeds do not reduce (its df: images - 1).
 struct PowerPlan {
   double var_a = 0, var_b = 0;
   double v_img = 0, img_df = 0;

@@ -29,6 +29,10 @@ std::string signed_num(double v, bool paper) {
   if (!std::isfinite(v)) return "-";
   return paper ? fmt::format("{:+.1f}", 100 * v) : fmt::format("{:+.4f}", v);
 }
+// CSV's and JSON's spelling of a bool.
+std::string bool_text(bool b) {
+  return b ? "true" : "false";
+}
 // Full precision for CSV/JSON; "" / null for NaN.
 std::string raw(double v) {
   return std::isfinite(v) ? fmt::format("{}", v) : std::string();
@@ -158,8 +162,7 @@ struct Verdicts {
 Verdicts count_verdicts(const Report& r) {
   Verdicts v;
   for (const auto& row : r.rows)
-    for (const auto& d : row.diffs) {
-      if (row.is_reference) continue;
+    for (const auto& d : row.diffs) {  // reference rows have none
       if (!d.tested()) ++v.untested;
       if (d.significant) ++v.significant;
       if (d.equivalent.value_or(false)) ++v.equivalent;
@@ -356,10 +359,6 @@ std::string csv_line(const std::vector<std::string>& cells) {
   return s + "\n";
 }
 
-std::string csv_bool(bool b) {
-  return b ? "true" : "false";
-}
-
 // The Δ columns of one metric: diff, interval, p, adjusted p, the two verdicts, seeds needed.
 const std::vector<std::string> kCsvDiffColumns{"diff",       "diff_lo",     "diff_hi",    "p",
                                                "p_adjusted", "significant", "equivalent", "seeds_needed"};
@@ -376,8 +375,8 @@ std::vector<std::string> csv_diff_cells(const Row& row, std::size_t k) {
           d.ci ? raw(d.ci->hi) : "",
           raw(d.p),
           raw(d.p_adjusted),
-          d.tested() ? csv_bool(d.significant) : "",
-          d.equivalent ? csv_bool(*d.equivalent) : "",
+          d.tested() ? bool_text(d.significant) : "",
+          d.equivalent ? bool_text(*d.equivalent) : "",
           d.seeds_needed ? std::to_string(*d.seeds_needed) : ""};
 }
 
@@ -456,18 +455,14 @@ std::string json_values(const std::vector<std::string>& keys, const std::vector<
   return out + "}";
 }
 
-std::string json_bool(bool b) {
-  return b ? "true" : "false";
-}
-
 std::string json_diff(const DiffCell& d) {
   return fmt::format(
       "{{\"diff\": {}, \"ci\": {}, \"se\": {}, \"df\": {}, \"p\": {}, \"p_adjusted\": {}, \"significant\": {}, "
       "\"p_equivalence\": {}, \"p_equivalence_adjusted\": {}, \"equivalent\": {}, \"seeds_needed\": {}, "
       "\"no_test\": {}}}",
       json_num(d.diff), json_interval(d.ci), json_num(d.tested() ? d.estimate.se : kNoValue),
-      json_num(d.tested() ? d.estimate.df : kNoValue), json_num(d.p), json_num(d.p_adjusted), json_bool(d.significant),
-      json_num(d.p_equivalence), json_num(d.p_equivalence_adjusted), d.equivalent ? json_bool(*d.equivalent) : "null",
+      json_num(d.tested() ? d.estimate.df : kNoValue), json_num(d.p), json_num(d.p_adjusted), bool_text(d.significant),
+      json_num(d.p_equivalence), json_num(d.p_equivalence_adjusted), d.equivalent ? bool_text(*d.equivalent) : "null",
       d.seeds_needed ? std::to_string(*d.seeds_needed) : "null", d.tested() ? "null" : quoted_string(d.no_test));
 }
 
@@ -508,7 +503,7 @@ std::string render_json(const Report& r) {
         "\"metrics\": {{",
         json_values(r.by, row.values), row.seeds.size(),
         json_list(row.seeds, [](std::int64_t s) { return std::to_string(s); }), json_list(row.run_ids, str),
-        row.pooled_keys.empty() ? "false" : "true", json_list(row.pooled_keys, str));
+        bool_text(!row.pooled_keys.empty()), json_list(row.pooled_keys, str));
     for (std::size_t k = 0; k < r.metrics.size(); ++k) {
       const auto& c = row.metrics[k];
       out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}, \"ci\": {}}}", k ? ", " : "",

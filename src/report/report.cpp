@@ -39,6 +39,12 @@ std::vector<std::string> metric_names(const std::vector<Run>& runs) {
   return {names.begin(), names.end()};
 }
 
+// "; did you mean X?" for the candidate nearest to `word`, or "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const auto hint = nearest(word, candidates);
+  return hint.empty() ? "" : fmt::format("; did you mean {}?", hint);
+}
+
 // UsageError for a requested metric that no run file holds (a typo would otherwise print a
 // column of dashes).
 void check_metrics(const std::vector<std::string>& metrics, const std::vector<Run>& runs) {
@@ -46,9 +52,8 @@ void check_metrics(const std::vector<std::string>& metrics, const std::vector<Ru
   const auto known = metric_names(runs);
   for (const auto& m : metrics) {
     if (std::find(known.begin(), known.end(), m) != known.end()) continue;
-    const auto hint = nearest(m, known);
     throw UsageError(fmt::format("--metrics: no run file has a metric '{}'{} (they have: {})", m,
-                                 hint.empty() ? "" : fmt::format("; did you mean {}?", hint), fmt::join(known, ", ")));
+                                 did_you_mean(m, known), fmt::join(known, ", ")));
   }
 }
 
@@ -122,12 +127,9 @@ void check_numbers(const ReportOptions& o) {
 // The metrics a margin names must be columns of the table (a typo would silently drop the ≈).
 void check_margins(const Margins& margins, const std::vector<std::string>& metrics) {
   for (const auto& [m, x] : margins.per_metric)
-    if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) {
-      const auto hint = nearest(m, metrics);
+    if (std::find(metrics.begin(), metrics.end(), m) == metrics.end())
       throw UsageError(fmt::format("--margin {}={}: '{}' is not a metric of the table{} (metrics: {})", m, x, m,
-                                   hint.empty() ? "" : fmt::format("; did you mean {}?", hint),
-                                   fmt::join(metrics, ", ")));
-    }
+                                   did_you_mean(m, metrics), fmt::join(metrics, ", ")));
 }
 
 // --vs key=value: the key's position among the grouping keys.
@@ -501,9 +503,11 @@ Report build_report(const std::vector<Run>& all_runs, const ReportOptions& optio
     if (!any && !runs.empty()) rep.warnings.push_back(fmt::format("metric '{}' is in no run file", m));
   }
 
+  std::vector<const Group*> refs;  // each group's reference (--vs), or nullptr
+  for (const auto& g : groups) refs.push_back(vs ? reference_of(g, groups, rep, vs_index) : nullptr);
   Resamples rs;
   if (options.ci || vs) {
-    for (const auto& g : groups) check_paired(g, vs ? reference_of(g, groups, rep, vs_index) : nullptr);
+    for (std::size_t gi = 0; gi < groups.size(); ++gi) check_paired(groups[gi], refs[gi]);
     rs = resample(runs, rep.metrics, options, rep.warnings);
     rep.resamples = rs.count;
     rep.resampled = rs.metrics;
@@ -514,7 +518,7 @@ Report build_report(const std::vector<Run>& all_runs, const ReportOptions& optio
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     Row row = row_of(groups[gi], rep, rs, pooled_of);
     row.pooled_keys = pooled_runs[gi];
-    if (const Group* ref = vs ? reference_of(groups[gi], groups, rep, vs_index) : nullptr) {
+    if (const Group* ref = refs[gi]) {
       row.has_reference = true;
       row.is_reference = ref == &groups[gi];
       row.reference = ref->values;

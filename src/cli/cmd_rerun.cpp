@@ -3,7 +3,6 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -76,16 +75,6 @@ std::string describe_processor(const RunInfo& i) {
   return fmt::format("{} on {}", model.empty() ? "an unrecorded processor model" : model, i.device);
 }
 
-// Equal configurations but for run.seed and the keys left out of the hash.
-bool same_configuration(const report::Run& a, const report::Run& b) {
-  for (const auto& [key, value] : a.config) {
-    if (key == "run.seed" || is_unhashed_key(key)) continue;
-    const auto it = b.config.find(key);
-    if (it == b.config.end() || it->second != value) return false;
-  }
-  return true;
-}
-
 // The finished runs of `file`'s configuration in its directory, one per seed, `file` first.
 std::vector<report::Run> seed_runs(const fs::path& file) {
   std::vector<report::Run> out{report::load_run(file)};
@@ -93,7 +82,10 @@ std::vector<report::Run> seed_runs(const fs::path& file) {
   const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
   for (auto& run : report::load_runs(dir).runs) {  // unreadable or unfinished files are left out
     std::error_code ec;
-    if (fs::equivalent(run.file, file, ec) || !same_configuration(run, out.front())) continue;
+    // One configuration: no key but run.seed and those left out of the hash differs.
+    if (fs::equivalent(run.file, file, ec) ||
+        !report::varying_keys(std::vector<const report::Run*>{&run, &out.front()}).empty())
+      continue;
     if (seeds.insert(run.info.seed).second) out.push_back(std::move(run));
   }
   return out;
@@ -104,8 +96,7 @@ std::vector<report::Run> seed_runs(const fs::path& file) {
 void set_bounds(std::map<std::string, Spread>& spread) {
   const double m = static_cast<double>(spread.size());
   for (auto& [name, s] : spread) {
-    const boost::math::students_t_distribution<double> t(s.n - 1.0);
-    s.bound = boost::math::quantile(t, 1 - kFamilyAlpha / (2 * m)) * std::sqrt(2.0) * s.std;
+    s.bound = report::t_quantile(1 - kFamilyAlpha / (2 * m), s.n - 1.0) * std::sqrt(2.0) * s.std;
   }
 }
 

@@ -205,6 +205,10 @@ double upper_tail(double x, double df) {
 
 }  // namespace
 
+double t_quantile(double q, double df) {
+  return boost::math::quantile(t_dist(df), q);
+}
+
 bool TEstimate::usable() const {
   return std::isfinite(value) && std::isfinite(se) && std::isfinite(df) && se >= 0 && df > 0;
 }
@@ -223,7 +227,7 @@ TEstimate t_estimate(double value, const std::vector<VarianceTerm>& terms) {
 
 std::optional<Interval> t_interval(const TEstimate& e, double level) {
   if (!e.usable()) return std::nullopt;
-  const double half = boost::math::quantile(t_dist(e.df), 1 - (1 - level) / 2) * e.se;
+  const double half = t_quantile(1 - (1 - level) / 2, e.df) * e.se;
   return Interval{e.value - half, e.value + half};
 }
 
@@ -267,7 +271,7 @@ double power_with_seeds(const PowerPlan& plan, double n) {
   if (!e.usable()) return kNaN;
   if (e.se == 0) return plan.effect == 0 ? plan.alpha : 1.0;
   const double df = std::min(e.df, kMaxDf);
-  const double c = boost::math::quantile(t_dist(df), 1 - plan.alpha / 2);
+  const double c = t_quantile(1 - plan.alpha / 2, df);
   const double delta = std::fabs(plan.effect) / e.se;
   // Far in the tail the noncentral t is 1 to double precision; Boost's series would only be slow.
   if (delta - c > 40) return 1.0;

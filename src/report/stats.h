@@ -61,6 +61,9 @@ struct TEstimate {
 };
 TEstimate t_estimate(double value, const std::vector<VarianceTerm>& terms);
 
+// The q-quantile of Student's t with df degrees of freedom (df > 0; an infinite df is the normal).
+double t_quantile(double q, double df);
+
 // value ± t(df, 1 - (1 - level) / 2) se; nullopt when the estimate is not usable.
 std::optional<Interval> t_interval(const TEstimate& e, double level);
 // Two-sided p-value of H0: the true value is 0. NaN when not usable; with se = 0, 1 for a value

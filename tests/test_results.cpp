@@ -68,6 +68,14 @@ FinalRecord sample_final() {
   return r;
 }
 
+// A whole run file: root attributes and /final, committed.
+void write_run_file(const std::filesystem::path& path, const RunInfo& info, const FinalRecord& final) {
+  RunFileWriter w(path);
+  w.write_info(info);
+  w.write_final(final);
+  w.commit();
+}
+
 }  // namespace
 
 TEST_CASE("run file round trip of every schema field", "[results]") {
@@ -209,12 +217,7 @@ TEST_CASE("mismatched /final arrays are rejected before writing", "[results]") {
 TEST_CASE("truncated, foreign and other-version files give errors naming the file", "[results]") {
   TempDir dir;
   const auto good = dir / "good.h5";
-  {
-    RunFileWriter w(good);
-    w.write_info(sample_info());
-    w.write_final(sample_final());
-    w.commit();
-  }
+  write_run_file(good, sample_info(), sample_final());
   // Truncated: the first half of a valid file.
   const std::string bytes = fcnlab::test::read_file(good);
   fcnlab::test::write_file(dir / "trunc.h5", bytes.substr(0, bytes.size() / 2));
@@ -256,17 +259,14 @@ TEST_CASE("truncated, foreign and other-version files give errors naming the fil
   CHECK_FALSE(std::filesystem::exists(dir / "v3.h5"));
   // Schema 2 files have none, and read back without it.
   {
-    RunFileWriter w(dir / "v2.h5");
     auto i = sample_info();
     i.schema_version = 2;
-    w.write_info(i);
     auto f = sample_final();
     f.per_image_bf.clear();
     f.per_image_boundary_band.clear();
     f.per_image_trimap.clear();
     f.image_ids.clear();
-    w.write_final(f);
-    w.commit();
+    write_run_file(dir / "v2.h5", i, f);
   }
   const auto v2 = RunFileReader(dir / "v2.h5").final();
   REQUIRE(v2.has_value());
@@ -309,18 +309,13 @@ TEST_CASE("schema 3 files read with no image ids and no processor models; schema
   }
   // Schema 4 without ids (a writer that did not know them): no dataset, read back as unknown.
   {
-    RunFileWriter w(dir / "noids.h5");
-    w.write_info(sample_info());
     auto f = sample_final();
     f.image_ids.clear();
-    w.write_final(f);
-    w.commit();
+    write_run_file(dir / "noids.h5", sample_info(), f);
   }
   CHECK(RunFileReader(dir / "noids.h5").final()->image_ids.empty());
   // No images at all: an empty id list.
   {
-    RunFileWriter w(dir / "empty.h5");
-    w.write_info(sample_info());
     auto f = sample_final();
     f.images = 0;
     f.image_ids.clear();
@@ -328,8 +323,7 @@ TEST_CASE("schema 3 files read with no image ids and no processor models; schema
     f.per_image_bf.clear();
     f.per_image_boundary_band.clear();
     f.per_image_trimap.clear();
-    w.write_final(f);
-    w.commit();
+    write_run_file(dir / "empty.h5", sample_info(), f);
   }
   const auto empty = RunFileReader(dir / "empty.h5").final();
   REQUIRE(empty.has_value());
@@ -352,12 +346,7 @@ TEST_CASE("an image id count that is not the image count is an error naming the 
   CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
   // A file whose dataset holds 3 ids for 2 images (as a damaged or foreign writer could leave it).
   const auto path = dir / "three.h5";
-  {
-    RunFileWriter w(path);
-    w.write_info(sample_info());
-    w.write_final(sample_final());
-    w.commit();
-  }
+  write_run_file(path, sample_info(), sample_final());
   {
     H5::H5File raw(path.string(), H5F_ACC_RDWR);
     auto g = raw.openGroup("final");

@@ -125,6 +125,10 @@ TEST_CASE("a locked run: fcnlab train refuses it, a sweep waits and takes it ove
     CHECK_FALSE(std::filesystem::exists(paths.result_file));
     // train.log is the holder's: the refused process writes nothing there.
     CHECK_FALSE(std::filesystem::exists(paths.work_dir / "train.log"));
+    // A sweep's child tells "locked" by its own code: the holder may be gone when the sweep looks.
+    const auto coded = run_fcnlab("train --locked-code 4 " + toy_overrides(dir));
+    CHECK(coded.exit_code == 4);
+    CHECK_THAT(coded.out, Contains("being trained by another process"));
 
     // A sweep over this run and another: trains the other, waits for the locked one, and when the
     // holder dies without finishing it, trains it itself.

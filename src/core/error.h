@@ -38,4 +38,10 @@ class IoError : public Error {
   using Error::Error;
 };
 
+// The run is being trained by another process (its lock is held): nothing was done.
+class RunLockedError : public IoError {
+ public:
+  using IoError::IoError;
+};
+
 }  // namespace fcnlab

@@ -56,6 +56,10 @@ struct Child {
 // The exit status of a child that found its run already ended (by another process, between this
 // sweep's check and the child's start): not a run trained here.
 constexpr int kAlreadyEndedCode = 3;
+// The exit status of a child that found its run locked by another process: this sweep waits for
+// that process (and takes the run over if it dies). Its own code, because the holder may be gone
+// by the time the child's exit is seen, so the lock alone cannot tell this from a failure.
+constexpr int kLockedCode = 4;
 
 // Starts `fcnlab train` for `run`; returns -1 (with `error` set) when the process cannot start.
 pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const std::string& device,
@@ -67,8 +71,14 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addclose(&actions, STDIN_FILENO);
-  std::vector<std::string> args{
-      exe.string(), "train", "--config", config.string(), "--already-ended-code", std::to_string(kAlreadyEndedCode)};
+  std::vector<std::string> args{exe.string(),
+                                "train",
+                                "--config",
+                                config.string(),
+                                "--already-ended-code",
+                                std::to_string(kAlreadyEndedCode),
+                                "--locked-code",
+                                std::to_string(kLockedCode)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -257,7 +267,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
     const auto st = run_state(run);
     const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     // Ended by another process: before the child started (the child exits kAlreadyEndedCode), or
-    // while the child found it locked (it exits 1; the other process has finished it since).
+    // while the child found it locked (it exits kLockedCode; the other process has finished it since).
     const bool ended_by_other =
         (WIFEXITED(status) && WEXITSTATUS(status) == kAlreadyEndedCode) || (st.detail == "finished" && !exited_ok);
     if (st.state == RunState::done && ended_by_other) {
@@ -276,7 +286,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       spdlog::warn("[{}/{}] diverged {} (see its result file)", child.index + 1, spec.runs.size(), run.paths.run_id);
     } else if (g_sweep_stop.load()) {
       out.interrupted = true;
-    } else if (!exited_ok && run_lock_held(run_lock_file(run.paths.work_dir))) {
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == kLockedCode) {
       // `fcnlab train` found the run locked: another process took it between our check and its start.
       spdlog::info("[{}/{}] {} is being trained by another process; waiting for it at the end", child.index + 1,
                    spec.runs.size(), run.paths.run_id);

@@ -136,8 +136,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   const std::optional<RunLock> lock = RunLock::try_acquire(lock_file);
   if (!lock) {
     const std::string holder = run_lock_holder(lock_file);
-    throw IoError(fmt::format("run {} is being trained by another process ({}; lock {}); not starting it twice",
-                              paths.run_id, holder.empty() ? "holder unknown" : holder, lock_file.string()));
+    throw RunLockedError(fmt::format("run {} is being trained by another process ({}; lock {}); not starting it twice",
+                                     paths.run_id, holder.empty() ? "holder unknown" : holder, lock_file.string()));
   }
   // Checked under the lock: a process that held it may have just finished the run.
   if (!opt.restart && std::filesystem::exists(paths.result_file)) {

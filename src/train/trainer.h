@@ -35,7 +35,7 @@ struct TrainResult {
 
 // Trains the run described by `cfg`. A finished run's result file is written atomically; a
 // checkpoint in the work dir is resumed unless `restart`. The run lock (run_lock.h) is held for the
-// whole run; when another process holds it, throws IoError naming the holder. A result file found
+// whole run; when another process holds it, throws RunLockedError naming the holder. A result file found
 // after taking the lock is left alone (already_ended) unless `restart`. Throws ConfigError/DataError/IoError.
 TrainResult train_run(const Config& cfg, const TrainOptions& options);
 

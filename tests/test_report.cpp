@@ -23,6 +23,7 @@
 using namespace fcnlab;
 using namespace fcnlab::report;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using fcnlab::test::TempDir;
 
 namespace {
@@ -251,10 +252,15 @@ TEST_CASE("report: an explicit --by groups runs across the other keys", "[report
   ReportOptions o;
   o.by = {"model.skip"};
   // A row of skip 8 would mix both fusions: refused, naming the key, its values and the ways out.
-  CHECK_THROWS_AS(build_report(runs, o), UsageError);
-  CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skip=8") && Contains("model.fusion (concat, sum)") &&
-                                               Contains("--by model.skip,model.fusion") &&
-                                               Contains("--where model.fusion=") && Contains("--pool"));
+  try {
+    build_report(runs, o);
+    FAIL("a mixed row was not refused");
+  } catch (const MixedRowError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("model.skip=8") && Contains("model.fusion (concat, sum)"));
+    CHECK(e.by() == std::vector<std::string>{"model.skip", "model.fusion"});
+    CHECK_THAT(e.where(), StartsWith("model.fusion="));
+    CHECK(e.exit_code() == 2);
+  }
   o.pool = true;
   const Report r = build_report(runs, o);
   REQUIRE(r.rows.size() == 2);
@@ -532,11 +538,11 @@ TEST_CASE("report: --vs gives paired differences whose interval excludes 0 for a
   CHECK(dz.undecided());
 
   o.vs = "model.fusion=sum";
-  CHECK_THROWS_AS(build_report(runs, o), UsageError);  // not a grouping key
+  CHECK_THROWS_AS(build_report(runs, o), OptionError);  // not a grouping key
   o.vs = "model.skip=4";
   CHECK_THROWS_WITH(build_report(runs, o), Contains("model.skip = 4") && Contains("32, 8"));
   o.vs = "model.skip";
-  CHECK_THROWS_AS(build_report(runs, o), UsageError);
+  CHECK_THROWS_AS(build_report(runs, o), OptionError);
 }
 
 TEST_CASE("report: --vs pairs each group with the reference that agrees on the other keys", "[report]") {
@@ -722,8 +728,8 @@ TEST_CASE("report: equivalence margins parse as one value or per metric", "[repo
   CHECK(m.of("bf_score") == std::optional<double>(0.02));
   CHECK_FALSE(m.of("pixel_acc").has_value());
   CHECK_THROWS_WITH(parse_margins("mean_iou=x"), Contains("'mean_iou=x'") && Contains("positive number"));
-  CHECK_THROWS_AS(parse_margins("-0.1"), UsageError);
-  CHECK_THROWS_AS(parse_margins(""), UsageError);
+  CHECK_THROWS_AS(parse_margins("-0.1"), OptionError);
+  CHECK_THROWS_AS(parse_margins(""), OptionError);
   TempDir dir;
   write_run(dir.path(), "a", spec({"model.skip=8"}, 0, 0.5));
   ReportOptions o;
@@ -784,13 +790,13 @@ TEST_CASE("report: fcnlab report prints the table and exits 2 on bad options", "
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --by nope").exit_code == 2);
   const auto typo = test::run_fcnlab("report '" + dir.path().string() + "' --metrics mean_iou,mean_iuo");
   CHECK(typo.exit_code == 2);
-  CHECK_THAT(typo.out,
-             Contains("no run file has a metric 'mean_iuo'; did you mean mean_iou?") && Contains("trimap_acc_2"));
+  CHECK_THAT(typo.out, Contains("--metrics 'mean_iuo': no run file has this metric (did you mean mean_iou?)") &&
+                           Contains("trimap_acc_2"));
   CHECK(test::run_fcnlab("report '" + dir.path().string() + "' --metrics trimap_miou_4,boundary_iou").exit_code == 0);
   CHECK(test::run_fcnlab("report").exit_code == 2);
   const auto bad_alpha = test::run_fcnlab("report '" + dir.path().string() + "' --vs model.skip=32 --alpha 0.7");
   CHECK(bad_alpha.exit_code == 2);
-  CHECK_THAT(bad_alpha.out, Contains("--alpha"));
+  CHECK_THAT(bad_alpha.out, Contains("--alpha must be in (0, 0.5), got 0.7"));
   const auto verdicts =
       test::run_fcnlab("report '" + dir.path().string() +
                        "' --vs model.skip=32 --metrics bf_score --margin 0.5 --where model.skip=32,8");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/error_message.h"
 #include "core/error.h"
 #include "core/version.h"
 
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
     }
     throw fcnlab::UsageError(fmt::format("unknown command '{}' (see fcnlab --help)", first));
   } catch (const fcnlab::Error& e) {
-    std::cerr << "fcnlab: error: " << e.what() << '\n';
+    std::cerr << "fcnlab: error: " << fcnlab::cli::error_message(e) << '\n';
     return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "fcnlab: error: " << e.what() << '\n';

@@ -359,6 +359,12 @@ const std::vector<std::string>& config_keys() {
   return keys;
 }
 
+void check_config_key(const std::string& key, const std::string& where) {
+  const auto& keys = config_keys();
+  if (!std::binary_search(keys.begin(), keys.end(), key))
+    throw ConfigError(fmt::format("{}: unknown key '{}'{}", where, key, did_you_mean(key, keys)));
+}
+
 const std::vector<std::string>& unhashed_keys() {
   // Output locations, labels and execution resources: they do not change what is computed, only
   // how. Two of them change results in rounding: run.threads (intra-op reductions split their work
@@ -398,9 +404,8 @@ struct ConfigBuilder::Impl {
       const std::string section(k.str());
       const auto* tbl = node.as_table();
       if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
-        const std::string hint = nearest(section, tbl ? sections : keys);
         throw ConfigError(fmt::format("{}: unknown {} '{}'{}", with_line(origin, node), tbl ? "section" : "key",
-                                      section, hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
+                                      section, did_you_mean(section, tbl ? sections : keys)));
       }
       if (tbl == nullptr)
         throw ConfigError(fmt::format("{}: '{}' must be a table ([{}] section), not {}", with_line(origin, node),
@@ -411,12 +416,7 @@ struct ConfigBuilder::Impl {
   }
 
   void set(const std::string& key, const toml::node& value, const std::string& origin) {
-    const auto& keys = config_keys();
-    if (!std::binary_search(keys.begin(), keys.end(), key)) {
-      const std::string hint = nearest(key, keys);
-      throw ConfigError(fmt::format("{}: unknown key '{}'{}", origin, key,
-                                    hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
-    }
+    check_config_key(key, origin);
     const auto dot = key.find('.');
     auto* section = root.emplace(key.substr(0, dot), toml::table{}).first->second.as_table();
     value.visit([&](const auto& v) { section->insert_or_assign(key.substr(dot + 1), v); });

@@ -46,6 +46,8 @@ void validate(const Config& config);
 
 // Every dotted key of the schema, sorted.
 const std::vector<std::string>& config_keys();
+// ConfigError "<where>: unknown key 'k' (did you mean ...?)" unless `key` is one of config_keys().
+void check_config_key(const std::string& key, const std::string& where);
 // Keys that do not change results and are left out of the hash.
 const std::vector<std::string>& unhashed_keys();
 bool is_unhashed_key(std::string_view key);

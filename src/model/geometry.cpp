@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/error.h"
+
 namespace fcnlab {
 
 int scaled_channels(int base, double width) {
@@ -46,7 +48,9 @@ struct CoordMap {
   CoordMap deconv(int k, int s, int p) const { return {scale / s, shift + scale * (p - (k - 1) / 2.0) / s}; }
 };
 
-// Offset at which `x` must be cropped so that its cells line up with those of `ref`.
+// Offset at which `x` must be cropped so that its cells line up with those of `ref`. The two
+// throws are invariants of the head plan that no config reaches (the model tests build every
+// skip x padding x upsample combination), hence logic_error.
 int crop_offset(const CoordMap& x, const CoordMap& ref, const std::string& what) {
   if (std::abs(x.scale - ref.scale) > 1e-9)
     throw std::logic_error(fmt::format("FCN geometry: {} is cropped against a map of another stride", what));
@@ -167,8 +171,8 @@ class TableBuilder {
   Shape crop(const std::string& name, const Shape& in, std::int64_t h, std::int64_t w, int offset) {
     Shape out{in.c, h, w, in.stride};
     if (in.h < offset + h || in.w < offset + w)
-      throw std::logic_error(
-          fmt::format("FCN geometry: {} needs {}x{} at offset {}, has {}x{}", name, h, w, offset, in.h, in.w));
+      throw DataError(fmt::format("input too small for this FCN: {} needs {}x{} at offset {}, has {}x{}", name, h, w,
+                                  offset, in.h, in.w));
     return add(base(name, fmt::format("crop offset {}", offset), in, out), out);
   }
   Shape pad(const std::string& name, const Shape& in, std::int64_t h, std::int64_t w) {
@@ -197,8 +201,7 @@ class TableBuilder {
 }  // namespace
 
 std::vector<LayerInfo> fcn_layers(const FcnSpec& spec, std::int64_t height, std::int64_t width) {
-  if (height < 1 || width < 1)
-    throw std::invalid_argument(fmt::format("fcn_layers: bad input size {}x{}", height, width));
+  if (height < 1 || width < 1) throw DataError(fmt::format("input size {}x{}: expected at least 1x1", height, width));
   const HeadPlan plan = fcn_head_plan(spec);
   TableBuilder t;
   Shape x{3, height, width, 1};
@@ -218,7 +221,8 @@ std::vector<LayerInfo> fcn_layers(const FcnSpec& spec, std::int64_t height, std:
     pools[static_cast<std::size_t>(b)] = x;
   }
   if (x.h + 2 * plan.fc6_padding < 7 || x.w + 2 * plan.fc6_padding < 7)
-    throw std::logic_error("FCN geometry: pool5 smaller than the 7x7 fc6 kernel");
+    throw DataError(fmt::format("input size {}x{}: too small for this FCN (pool5 is {}x{}, under the 7x7 fc6 kernel)",
+                                height, width, x.h, x.w));
   x = t.conv("fc6", x, spec.fc_channels, 7, plan.fc6_padding, spec.batchnorm);
   x = t.conv("fc7", x, spec.fc_channels, 1, 0, spec.batchnorm);
   Shape score = t.conv("score_fr", x, spec.num_classes, 1, 0, false);

@@ -39,21 +39,15 @@ std::vector<std::string> metric_names(const std::vector<Run>& runs) {
   return {names.begin(), names.end()};
 }
 
-// "; did you mean X?" for the candidate nearest to `word`, or "".
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-  const auto hint = nearest(word, candidates);
-  return hint.empty() ? "" : fmt::format("; did you mean {}?", hint);
-}
-
-// UsageError for a requested metric that no run file holds (a typo would otherwise print a
+// OptionError for a requested metric that no run file holds (a typo would otherwise print a
 // column of dashes).
 void check_metrics(const std::vector<std::string>& metrics, const std::vector<Run>& runs) {
   if (runs.empty()) return;
   const auto known = metric_names(runs);
   for (const auto& m : metrics) {
     if (std::find(known.begin(), known.end(), m) != known.end()) continue;
-    throw UsageError(fmt::format("--metrics: no run file has a metric '{}'{} (they have: {})", m,
-                                 did_you_mean(m, known), fmt::join(known, ", ")));
+    throw OptionError("metrics", fmt::format("'{}': no run file has this metric{}; they have: {}", m,
+                                             did_you_mean(m, known), fmt::join(known, ", ")));
   }
 }
 
@@ -76,8 +70,8 @@ Margins parse_margins(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != value.size() || !(x > 0) || !std::isfinite(x))
-      throw UsageError(
-          fmt::format("--margin '{}': '{}' is not a positive number (expected X or metric=X,...)", text, part));
+      throw OptionError("margin",
+                        fmt::format("'{}': '{}' is not a positive number (expected X or metric=X,...)", text, part));
     return x;
   };
   for (const auto& raw : split(text, ',')) {
@@ -90,7 +84,7 @@ Margins parse_margins(const std::string& text) {
     }
     out.per_metric[trim(part.substr(0, eq))] = number(part, trim(part.substr(eq + 1)));
   }
-  if (out.empty()) throw UsageError(fmt::format("--margin '{}': expected X or metric=X,...", text));
+  if (out.empty()) throw OptionError("margin", fmt::format("'{}': expected X or metric=X,...", text));
   return out;
 }
 
@@ -120,29 +114,30 @@ namespace {
 // --- options -----------------------------------------------------------------------------------
 
 void check_numbers(const ReportOptions& o) {
-  if (o.resamples < 10) throw UsageError(fmt::format("--resamples must be at least 10, got {}", o.resamples));
-  if (!(o.alpha > 0 && o.alpha < 0.5)) throw UsageError(fmt::format("--alpha must be in (0, 0.5), got {}", o.alpha));
+  if (o.resamples < 10) throw OptionError("resamples", fmt::format("must be at least 10, got {}", o.resamples));
+  if (!(o.alpha > 0 && o.alpha < 0.5)) throw OptionError("alpha", fmt::format("must be in (0, 0.5), got {}", o.alpha));
 }
 
 // The metrics a margin names must be columns of the table (a typo would silently drop the ≈).
 void check_margins(const Margins& margins, const std::vector<std::string>& metrics) {
   for (const auto& [m, x] : margins.per_metric)
     if (std::find(metrics.begin(), metrics.end(), m) == metrics.end())
-      throw UsageError(fmt::format("--margin {}={}: '{}' is not a metric of the table{} (metrics: {})", m, x, m,
-                                   did_you_mean(m, metrics), fmt::join(metrics, ", ")));
+      throw OptionError("margin", fmt::format("{}={}: '{}' is not a metric of the table{}; metrics: {}", m, x, m,
+                                              did_you_mean(m, metrics), fmt::join(metrics, ", ")));
 }
 
 // --vs key=value: the key's position among the grouping keys.
 std::size_t parse_vs(const std::string& vs, Report& rep) {
   const auto eq = vs.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == vs.size())
-    throw UsageError(fmt::format("--vs '{}': expected key=value, e.g. model.skip=32", vs));
+    throw OptionError("vs", fmt::format("'{}': expected key=value, e.g. model.skip=32", vs));
   rep.vs_key = trim(vs.substr(0, eq));
   rep.vs_value = display_value(trim(vs.substr(eq + 1)));
   const auto it = std::find(rep.by.begin(), rep.by.end(), rep.vs_key);
   if (it == rep.by.end())
-    throw UsageError(fmt::format("--vs {}: '{}' is not a grouping key (grouped by: {})", vs, rep.vs_key,
-                                 rep.by.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(rep.by, ", "))));
+    throw OptionError(
+        "vs", fmt::format("{}: '{}' is not a grouping key (grouped by: {})", vs, rep.vs_key,
+                          rep.by.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(rep.by, ", "))));
   return static_cast<std::size_t>(it - rep.by.begin());
 }
 
@@ -170,12 +165,10 @@ std::vector<std::vector<std::string>> pooled_keys(const std::vector<Group>& grou
       for (std::size_t a = 0; a < rep.by.size(); ++a) kv.push_back(rep.by[a] + "=" + g.values[a]);
       row = fmt::format("{}", fmt::join(kv, ", "));
     }
-    throw UsageError(
-        fmt::format("the row {} would pool {} runs of different configurations: {} {} among them. Group by {} "
-                    "(--by {}), select runs with --where {}={}, or pass --pool to average over them on purpose",
-                    row, g.runs.size(), fmt::join(described, ", "), described.size() > 1 ? "vary" : "varies",
-                    described.size() > 1 ? "them" : "it", fmt::join(by, ","), out.back().front(),
-                    g.runs.front()->config.at(out.back().front())));
+    throw MixedRowError(
+        fmt::format("the row {} would pool {} runs of different configurations: {} {} among them", row, g.runs.size(),
+                    fmt::join(described, ", "), described.size() > 1 ? "vary" : "varies"),
+        by, out.back().front() + "=" + g.runs.front()->config.at(out.back().front()));
   }
   return out;
 }
@@ -494,8 +487,8 @@ Report build_report(const std::vector<Run>& all_runs, const ReportOptions& optio
     std::set<std::string> seen;
     for (const auto& g : groups) seen.insert(g.values[vs_index]);
     if (!seen.count(rep.vs_value))
-      throw UsageError(fmt::format("--vs {}: no run has {} = {} (values present: {})", options.vs, rep.vs_key,
-                                   rep.vs_value, fmt::join(seen, ", ")));
+      throw OptionError("vs", fmt::format("{}: no run has {} = {} (values present: {})", options.vs, rep.vs_key,
+                                          rep.vs_value, fmt::join(seen, ", ")));
   }
   for (const auto& m : rep.metrics) {
     const bool any =

@@ -20,9 +20,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/enum_names.h"
+#include "core/error.h"
 #include "report/runs.h"
 #include "report/stats.h"
 
@@ -51,7 +53,7 @@ struct Margins {
   std::optional<double> of(const std::string& metric) const;
   bool empty() const { return !all && per_metric.empty(); }
 };
-// "X" or "metric=X,...", each X > 0; UsageError naming the part that is wrong.
+// "X" or "metric=X,...", each X > 0; OptionError ("margin") naming the part that is wrong.
 Margins parse_margins(const std::string& text);
 
 struct ReportOptions {
@@ -122,6 +124,21 @@ struct Marginal {
   std::vector<MarginalRow> rows;
 };
 
+// A row would average runs of different configurations and ReportOptions::pool is not set.
+// what() names the row, the keys that vary and their values; by() and where() are the ways out.
+class MixedRowError : public Error {
+ public:
+  MixedRowError(const std::string& message, std::vector<std::string> by, std::string where)
+      : Error(message), by_(std::move(by)), where_(std::move(where)) {}
+  const std::vector<std::string>& by() const noexcept { return by_; }  // a grouping that separates them
+  const std::string& where() const noexcept { return where_; }         // key=value selecting some of them
+  int exit_code() const noexcept override { return 2; }
+
+ private:
+  std::vector<std::string> by_;
+  std::string where_;
+};
+
 // The pooled within-configuration seed variance of one metric and its degrees of freedom.
 struct PooledVariance {
   double variance = kNoValue;
@@ -157,9 +174,10 @@ inline const std::vector<std::string> kPaperMetrics{"pixel_acc", "mean_acc", "me
 // /final/boundary arrays; NaN when the run does not have it.
 double metric_value(const Run& run, const std::string& metric);
 
-// Builds the table. UsageError (exit 2) for an unknown --by or --where key, a --where value no run
-// has, a row that would pool configurations without `pool` (naming the keys that vary), a
-// malformed --vs, a --vs key that is not a grouping key or a value that no group has. DataError
+// Builds the table. ConfigError for an unknown `by` or `where` key; OptionError naming the field
+// for a `where` value no run has, a malformed `vs`, a `vs` key that is not a grouping key or a
+// value that no group has, a `metrics` entry no run has, a `margin` naming no column; MixedRowError
+// for a row that would pool configurations without `pool` (all exit 2). DataError
 // when runs resampled or compared together were scored on other images (naming both files).
 // IoError when the bootstrap needs per-image confusions that a run lacks.
 Report build_report(const std::vector<Run>& runs, const ReportOptions& options);

@@ -93,13 +93,7 @@ std::vector<std::string> varying_keys(const std::vector<Run>& runs) {
 }
 
 void check_keys(const std::vector<std::string>& keys) {
-  const auto& all = config_keys();
-  for (const auto& k : keys) {
-    if (std::find(all.begin(), all.end(), k) != all.end()) continue;
-    const auto hint = nearest(k, all);
-    throw UsageError(
-        fmt::format("unknown config key '{}'{}", k, hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
-  }
+  for (const auto& k : keys) check_config_key(k, "report");
 }
 
 namespace {
@@ -149,7 +143,7 @@ std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vec
   for (const auto& filter : filters) {
     const auto eq = filter.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == filter.size())
-      throw UsageError(fmt::format("--where '{}': expected key=value or key=v1,v2, e.g. model.skip=8", filter));
+      throw OptionError("where", fmt::format("'{}': expected key=value or key=v1,v2, e.g. model.skip=8", filter));
     const std::string key = trim(filter.substr(0, eq));
     check_keys({key});
     std::set<std::string> wanted, present;
@@ -157,8 +151,8 @@ std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vec
     for (const Run* r : selected) present.insert(r->config.at(key));
     for (const auto& v : wanted)
       if (!present.count(v))
-        throw UsageError(fmt::format("--where {}: no run has {} = {} (values present: {})", filter, key, v,
-                                     fmt::join(present, ", ")));
+        throw OptionError("where", fmt::format("{}: no run has {} = {} (values present: {})", filter, key, v,
+                                               fmt::join(present, ", ")));
     selected.erase(std::remove_if(selected.begin(), selected.end(),
                                   [&](const Run* r) { return !wanted.count(r->config.at(key)); }),
                    selected.end());

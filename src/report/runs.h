@@ -42,7 +42,7 @@ std::vector<std::string> varying_keys(const std::vector<const Run*>& runs);
 std::vector<std::string> varying_keys(const std::vector<Run>& runs);
 
 // The runs that pass every filter "key=v1,v2" (a run passes one when its value of key is one of
-// the values). UsageError for a malformed filter, an unknown key or a value no run has.
+// the values). OptionError ("where") for a malformed filter or a value no run has, ConfigError for an unknown key.
 std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vector<std::string>& filters);
 
 // DataError naming both files unless `a` and `b` were scored on the same val images in the same
@@ -50,7 +50,7 @@ std::vector<const Run*> select_runs(const std::vector<Run>& runs, const std::vec
 // Without ids (older files) the image counts must agree.
 void check_same_images(const Run& a, const Run& b);
 
-// Checks that every key is a config key; UsageError naming the key and the nearest one.
+// Checks that every key is a config key; ConfigError naming the key and the nearest one.
 void check_keys(const std::vector<std::string>& keys);
 
 struct Group {

@@ -38,14 +38,6 @@ std::string value_text(const toml::node& n) {
   return trim(s);
 }
 
-void check_key(const std::string& key, const std::string& where) {
-  const auto& keys = config_keys();
-  if (std::binary_search(keys.begin(), keys.end(), key)) return;
-  const std::string hint = nearest(key, keys);
-  throw ConfigError(
-      fmt::format("{}: unknown key '{}'{}", where, key, hint.empty() ? "" : fmt::format(" (did you mean {}?)", hint)));
-}
-
 // Flattens a table of (possibly nested) tables into dotted keys.
 void flatten(const toml::table& t, const std::string& prefix,
              std::vector<std::pair<std::string, const toml::node*>>& out) {
@@ -78,7 +70,7 @@ Axis parse_override_axis(const std::string& kv) {
   const auto eq = kv.find('=');
   if (eq == std::string::npos) throw ConfigError(fmt::format("override '{}': expected key=value", kv));
   Axis a{trim(kv.substr(0, eq)), {}};
-  check_key(a.key, fmt::format("override '{}'", kv));
+  check_config_key(a.key, fmt::format("override '{}'", kv));
   for (const auto& v : split_values(kv.substr(eq + 1))) a.values.push_back(trim(v));
   check_axis(a, fmt::format("override '{}'", kv));
   return a;
@@ -200,7 +192,7 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
       std::vector<std::pair<std::string, const toml::node*>> flat;
       flatten(*tbl, "", flat);
       for (const auto& [dk, node] : flat) {
-        check_key(dk, where(fname, *node, "[set]"));
+        check_config_key(dk, where(fname, *node, "[set]"));
         set_overrides.push_back(dk + "=" + value_text(*node));
       }
     } else if (key == "grid") {
@@ -213,7 +205,7 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
         std::vector<Axis> axes;
         for (const auto& [dk, node] : flat) {
           const std::string w = where(fname, *node, fmt::format("[[grid]] #{}", g + 1));
-          check_key(dk, w);
+          check_config_key(dk, w);
           Axis a{dk, {}};
           if (const auto* values = node->as_array()) {
             if (values->empty()) throw ConfigError(fmt::format("{}: {} has no values", w, dk));

@@ -1,5 +1,8 @@
 #include "train/step.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <utility>
 
 #include "core/error.h"
@@ -13,7 +16,10 @@ void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
   // Never in deterministic mode: cuDNN's fused kernels are not deterministic, and the key is left
   // out of the run id, so it must not change what a deterministic run computes (not even on the
   // CPU, where the fused node's backward is another sequence of kernels).
-  model->backbone->set_fuse_conv_relu(cfg.optim.fuse_conv_relu && !cfg.run.deterministic);
+  const bool fuse = cfg.optim.fuse_conv_relu && !cfg.run.deterministic;
+  if (cfg.optim.fuse_conv_relu && !fuse)
+    spdlog::info("optim.fuse_conv_relu is off for this run: run.deterministic = true takes the unfused kernels");
+  model->backbone->set_fuse_conv_relu(fuse);
 }
 
 namespace {
@@ -73,7 +79,10 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, const OptimConfig& o,
   auto& groups = optimizer.param_groups();
   const std::size_t expected = has_bias_group(o) ? 2 : 1;
   if (groups.size() != expected)
-    throw std::logic_error("set_learning_rate: the optimiser was not made by make_optimizer for this config");
+    throw ConfigError(
+        fmt::format("optim.bias_lr_mult/optim.bias_decay_mult: this config needs {} parameter group(s), "
+                    "the optimiser has {} (it was made for another config)",
+                    expected, groups.size()));
   groups[0].options().set_lr(lr);
   if (expected == 2) groups[1].options().set_lr(lr * o.bias_lr_mult);
 }

@@ -1,4 +1,4 @@
-// Tests of src/core pieces not covered elsewhere: the progress line, moving temp files into place,
+// Tests of src/core pieces not covered elsewhere: the progress line, writing files atomically,
 // the processor model from /proc/cpuinfo.
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -119,6 +119,38 @@ TEST_CASE("move_into_place replaces the target; on failure it removes the temp f
 
   remove_temp_file(tmp);  // already gone: no error
   CHECK_FALSE(std::filesystem::exists(tmp));
+}
+
+TEST_CASE("write_file_atomically leaves the whole file and no temp file; a bad directory is named", "[core]") {
+  const fcnlab::test::TempDir dir;
+  const auto file = dir / "config.toml";
+  const std::string contents(1 << 20, 'x');  // larger than one write() may take
+  fcnlab::test::write_file(file, "old");
+  write_file_atomically(file, contents, "123");
+  CHECK(fcnlab::test::read_file(file) == contents);
+  CHECK(temp_file_for(file, "123") == dir / ".config.toml.123.tmp");
+  CHECK(temp_file_for(dir / "ckpt-000000010.pt") == dir / ".ckpt-000000010.pt.tmp");
+  CHECK(part_file_for(dir / "run.h5") == dir / "run.h5.part");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);  // the temp file is gone
+
+  // A regular file where the directory should be: no directory to write in, whoever runs this.
+  const auto not_a_dir = dir / "config.toml" / "sub";
+  const auto io_error = [](auto&& action) -> std::string {
+    try {
+      action();
+    } catch (const IoError& e) {
+      return e.what();
+    }
+    return "no IoError";
+  };
+  CHECK_THAT(io_error([&] { write_file_atomically(not_a_dir / "x.toml", "y"); }),
+             Catch::Matchers::Contains(not_a_dir.string()));
+  CHECK_THAT(io_error([&] { sync_file(dir / "missing"); }),
+             Catch::Matchers::Contains((dir / "missing").string()) && Catch::Matchers::Contains("No such file"));
+  CHECK_THAT(io_error([&] { sync_directory(dir / "missing"); }), Catch::Matchers::Contains((dir / "missing").string()));
+  CHECK(fcnlab::test::read_file(file) == contents);
 }
 
 TEST_CASE("the CPU model is /proc/cpuinfo's first model name, trimmed; none is an empty string", "[core]") {

@@ -162,7 +162,7 @@ struct RunFileWriter::Impl {
 };
 
 RunFileWriter::RunFileWriter(std::filesystem::path final_path)
-    : final_(std::move(final_path)), part_(final_.string() + ".part") {
+    : final_(std::move(final_path)), part_(part_file_for(final_)) {
   quiet_hdf5();
   std::error_code ec;
   if (final_.has_parent_path()) std::filesystem::create_directories(final_.parent_path(), ec);

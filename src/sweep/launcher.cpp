@@ -14,7 +14,6 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <thread>
 
@@ -108,21 +107,14 @@ std::filesystem::path write_run_config(const SweepRun& run) {
   std::filesystem::create_directories(run.paths.work_dir);
   const auto file = run.paths.work_dir / "config.toml";
   // The config is written before the run's lock is taken (by the train child), so two sweeps
-  // may write it at once: each uses its own temp name, and the last rename wins. The run id is
-  // the hash of the config's result-affecting keys, so the two can differ only in unhashed keys
-  // (run.threads, run.log_every, ...), which do not change what is computed (see unhashed_keys()).
-  const auto tmp = run.paths.work_dir / fmt::format(".config.toml.{}.tmp", ::getpid());
-  {
-    std::ofstream out(tmp);
-    out << "# resolved config of run " << run.paths.run_id << " (experiment " << run.config.run.experiment << ")\n"
-        << to_canonical_toml(run.config);
-    out.close();
-    if (!out) {
-      remove_temp_file(tmp);
-      throw IoError(fmt::format("{}: cannot write", tmp.string()));
-    }
-  }
-  move_into_place(tmp, file);
+  // may write it at once: each uses its own temp name (tagged with its pid), and the last rename
+  // wins. The run id is the hash of the config's result-affecting keys, so the two can differ only
+  // in unhashed keys (run.threads, run.log_every, ...), which do not change what is computed (see
+  // unhashed_keys()).
+  write_file_atomically(file,
+                        "# resolved config of run " + run.paths.run_id + " (experiment " + run.config.run.experiment +
+                            ")\n" + to_canonical_toml(run.config),
+                        std::to_string(::getpid()));
   return file;
 }
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/host.h"
 
 namespace fcnlab {
@@ -243,10 +244,7 @@ std::filesystem::path write_sbatch_script(const SweepSpec& spec, const std::stri
   const std::string stamp = utc_now("%Y%m%d-%H%M%S");
   auto file = dir / fmt::format("sweep-{}.sbatch", stamp);
   for (int n = 2; std::filesystem::exists(file); ++n) file = dir / fmt::format("sweep-{}-{}.sbatch", stamp, n);
-  std::ofstream out(file);
-  out << script;
-  out.close();
-  if (!out) throw IoError(fmt::format("{}: cannot write", file.string()));
+  write_file_atomically(file, script);
   std::filesystem::permissions(file, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add, ec);
   return file;
 }

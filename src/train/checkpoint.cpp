@@ -92,7 +92,7 @@ void save_archive(torch::serialize::OutputArchive& archive, const std::filesyste
 }
 
 void save_model_file(FCN& model, const std::filesystem::path& file) {
-  const auto tmp = file.parent_path() / ("." + file.filename().string() + ".tmp");
+  const auto tmp = temp_file_for(file);
   try {
     torch::serialize::OutputArchive archive;
     model->save(archive);
@@ -108,7 +108,7 @@ void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim:
                      const CheckpointState& s, int keep) {
   std::filesystem::create_directories(dir);
   const auto file = dir / fmt::format("ckpt-{:09d}.pt", s.iteration);
-  const auto tmp = dir / fmt::format(".ckpt-{:09d}.pt.tmp", s.iteration);
+  const auto tmp = temp_file_for(file);
   try {
     torch::serialize::OutputArchive archive;
     torch::serialize::OutputArchive model_archive, optim_archive;

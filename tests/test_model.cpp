@@ -493,4 +493,13 @@ TEST_CASE("fcnlab model prints the layer table with parameters and FLOPs", "[mod
   CHECK_THAT(r.out, Contains("HxW"));
   r = fcnlab::test::run_fcnlab("model model.fusion=avg");
   CHECK(r.exit_code == 2);
+  // --bench is the trainer's step as `bench train` times it, at the table's size.
+  const auto toy = (fcnlab::test::source_dir() / "configs" / "toy.toml").string();
+  r = fcnlab::test::run_fcnlab("model --config '" + toy + "' --size 64x64 --bench 2 --batch 2 run.threads=1");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("FCN-8s") && Contains("bench train:") && Contains("batch 2 x 64x64") &&
+                        Contains("1 x 2 steps after 3 warm-up"));
+  r = fcnlab::test::run_fcnlab("model --config '" + toy + "' --size 64x48 --bench 2");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.out, Contains("square"));
 }

@@ -3,19 +3,15 @@
 #include <iostream>
 #include <string_view>
 
+#include "cli/command.h"
 #include "cli/options.h"
 #include "core/error.h"
 
 namespace fcnlab::cli {
 
 namespace {
-struct Bench {
-  std::string_view name;
-  std::string_view summary;
-  int (*run)(const Args& args);
-};
 // One line per benchmark; each lives in cmd_bench_<name>.cpp and is declared in cli/command.h.
-const Bench kBenches[] = {
+const Command kBenches[] = {
     {"data", "decoded + augmented images/s and ms per batch of the training loader", bench_data},
     {"train", "ms per full training step (forward, loss, backward, optimiser), images/s, TFLOP/s", bench_train},
     {"metrics", "ms per 500x375 image of the boundary metrics (trimap, BF, Boundary IoU), one core", bench_metrics},

@@ -1,11 +1,7 @@
 #include <fmt/format.h>
-#include <torch/torch.h>
 
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <thread>
 #include <tuple>
 
 #include "cli/options.h"
@@ -62,43 +58,6 @@ void print_table(const ModelConfig& m, int classes, int h, int w) {
       h, w, 2e-9 * static_cast<double>(t.macs));
 }
 
-void bench(const Config& cfg, int classes, int h, int w, int batch, int steps) {
-  torch::set_num_threads(cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::thread::hardware_concurrency()));
-  torch::manual_seed(cfg.run.seed);
-  FCN model = make_fcn(cfg.model, classes);
-  model->train();
-  torch::optim::SGD sgd(
-      trainable_parameters(model),
-      torch::optim::SGDOptions(1e-3).momentum(cfg.optim.momentum).weight_decay(cfg.optim.weight_decay));
-  const auto x = torch::randn({batch, 3, h, w});
-  const auto y = torch::randint(0, classes, {batch, h, w}, torch::kLong);
-  auto step = [&] {
-    sgd.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(
-        model->forward(x), y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(255));
-    loss.backward();
-    sgd.step();
-  };
-  for (int i = 0; i < 3; ++i) step();  // warm-up
-  double fwd = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < steps; ++i) step();
-  const double train = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
-  {
-    torch::NoGradGuard no_grad;
-    model->eval();
-    model->forward(x);
-    const auto t1 = std::chrono::steady_clock::now();
-    for (int i = 0; i < steps; ++i) model->forward(x);
-    fwd = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() / steps;
-  }
-  std::cout << fmt::format(
-      "\nbench ({} threads, batch {} of {}x{}, {} steps after 3 warm-up):\n"
-      "  train step (forward + cross-entropy backward + SGD step): {:.1f} ms/step, {:.1f} img/s\n"
-      "  inference forward (eval, no grad):                        {:.1f} ms/batch, {:.1f} img/s\n",
-      torch::get_num_threads(), batch, h, w, steps, 1e3 * train, batch / train, 1e3 * fwd, batch / fwd);
-}
-
 }  // namespace
 
 int cmd_model(const Args& args) {
@@ -107,15 +66,15 @@ int cmd_model(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("size", po::value<std::string>(&size), "input size HxW (default: data.crop, or 500x500 when 0)")(
       "classes", po::value<int>(&classes), "number of classes (default: data.num_classes)")(
-      "bench", po::value<int>(&bench_steps), "also time N training steps on random data (run.threads threads)")(
+      "bench", po::value<int>(&bench_steps), "also time N training steps (fcnlab bench train) on random data")(
       "batch", po::value<int>(&batch), "batch size of --bench (default: optim.batch_size)");
   const auto p = parse_args("model", args, opts, true);
   if (p.help) {
     print_help("fcnlab model [--config FILE]... [--size HxW] [--classes C] [--bench N [--batch B]] [key=value]...",
                "Prints the FCN of the resolved config layer by layer: operation, channels, output size and\n"
                "stride at the given input size, parameters and forward FLOPs per image (2 x multiply-adds).\n"
-               "Crop offsets (padding = caffe) are derived from the layer geometry. --bench N times N\n"
-               "training steps (forward + cross-entropy backward + SGD step) and N inference forwards.",
+               "Crop offsets (padding = caffe) are derived from the layer geometry. --bench N then times\n"
+               "N training steps of this config at this size: `fcnlab bench train --iters N --repeats 1`.",
                opts);
     return 0;
   }
@@ -126,12 +85,17 @@ int cmd_model(const Args& args) {
   int h = cfg.data.crop > 0 ? cfg.data.crop : 500, w = h;
   if (!size.empty()) std::tie(h, w) = parse_size(size);
   print_table(cfg.model, classes, h, w);
-  if (bench_steps > 0) {
-    if (!p.vm.count("batch")) batch = cfg.optim.batch_size;
-    if (batch < 1) throw UsageError(fmt::format("fcnlab model: --batch {}: must be >= 1", batch));
-    bench(cfg, classes, h, w, batch, bench_steps);
-  }
-  return 0;
+  if (bench_steps <= 0) return 0;
+  // The trainer's own step, timed as `fcnlab bench train` times it.
+  if (h != w) throw UsageError(fmt::format("fcnlab model: --bench times square inputs, not --size {}x{}", h, w));
+  Args bench_args;
+  for (const auto& c : p.configs) bench_args.insert(bench_args.end(), {"--config", c});
+  bench_args.insert(bench_args.end(), p.overrides.begin(), p.overrides.end());
+  bench_args.insert(bench_args.end(), {"data.num_classes=" + std::to_string(classes), "--size", std::to_string(h),
+                                       "--iters", std::to_string(bench_steps), "--repeats", "1"});
+  if (p.vm.count("batch")) bench_args.insert(bench_args.end(), {"--batch", std::to_string(batch)});
+  std::cout << '\n';
+  return bench_train(bench_args);
 }
 
 }  // namespace fcnlab::cli

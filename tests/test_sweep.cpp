@@ -122,6 +122,31 @@ TEST_CASE("run states: a finished file is done, a checkpoint is partial", "[swee
   CHECK(run_state(s.runs[2]).state == RunState::todo);
 }
 
+TEST_CASE("a run's file names: the ones the trainer, the sweep and older runs' dirs use", "[sweep]") {
+  const SweepSpec s = make_multirun({}, {"run.results_dir=/r"}, "names");
+  const RunPaths& p = s.runs[0].paths;
+  const std::filesystem::path w = "/r/names/.work/" + p.run_id;
+  CHECK(p.work_dir == w);
+  CHECK(p.result_file == "/r/names/" + p.run_id + ".h5");
+  CHECK(p.result_part_file() == "/r/names/" + p.run_id + ".h5.part");
+  CHECK(p.lock_file() == w / "lock");
+  CHECK(p.train_log() == w / "train.log");
+  CHECK(p.stdout_log() == w / "stdout.log");
+  CHECK(p.config_file() == w / "config.toml");
+  CHECK(p.final_weights() == w / "model-final.pt");
+  CHECK(p.checkpoint(200) == w / "ckpt-000000200.pt");
+  CHECK(checkpoint_iteration(p.checkpoint(1234567890)) == 1234567890);
+  CHECK_FALSE(checkpoint_iteration(w / ".ckpt-000000200.pt.tmp"));
+  CHECK_FALSE(checkpoint_iteration(w / "ckpt-.pt"));
+  CHECK(run_paths(s.runs[0].config, std::string(kRerunSubdir)).experiment_dir == "/r/names/reruns");
+  const std::filesystem::path slurm = slurm_dir_of("/r/names");
+  CHECK(slurm == "/r/names/slurm");
+  CHECK(slurm_log_pattern(slurm) == "/r/names/slurm/%A_%a.log");
+  CHECK(slurm_jobs_file(slurm) == "/r/names/slurm/jobs.tsv");
+  CHECK(sbatch_script_file(slurm, "20261207-060000") == "/r/names/slurm/sweep-20261207-060000.sbatch");
+  CHECK(sbatch_script_file(slurm, "20261207-060000", 2) == "/r/names/slurm/sweep-20261207-060000-2.sbatch");
+}
+
 TEST_CASE("shards partition the runs: every run exactly once", "[sweep]") {
   for (std::size_t runs : {0u, 1u, 7u, 12u}) {
     for (int n : {1, 2, 3, 5}) {

@@ -64,7 +64,7 @@ constexpr int kLockedCode = 4;
 pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const std::string& device,
                   std::string& error) {
   const auto config = write_run_config(run);
-  const auto log = run.paths.work_dir / "stdout.log";
+  const auto log = run.paths.stdout_log();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -105,7 +105,7 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
 
 std::filesystem::path write_run_config(const SweepRun& run) {
   std::filesystem::create_directories(run.paths.work_dir);
-  const auto file = run.paths.work_dir / "config.toml";
+  const auto file = run.paths.config_file();
   // The config is written before the run's lock is taken (by the train child), so two sweeps
   // may write it at once: each uses its own temp name (tagged with its pid), and the last rename
   // wins. The run id is the hash of the config's result-affecting keys, so the two can differ only
@@ -180,7 +180,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       if (st.state == RunState::done) {
         ended_elsewhere(*e, st);
         e = elsewhere.erase(e);
-      } else if (!run_lock_held(run_lock_file(run.paths.work_dir))) {
+      } else if (!run_lock_held(run.paths.lock_file())) {
         // The other process stopped without ending it (killed, interrupted): resume it here.
         spdlog::info("[{}/{}] {} is no longer locked and not ended: training it here", *e + 1, spec.runs.size(),
                      run.paths.run_id);
@@ -197,9 +197,9 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       const auto i = todo.front();
       todo.pop_front();
       const auto& run = spec.runs[i];
-      if (run_lock_held(run_lock_file(run.paths.work_dir))) {
+      if (run_lock_held(run.paths.lock_file())) {
         spdlog::info("[{}/{}] {} is being trained by another process ({}); waiting for it at the end", i + 1,
-                     spec.runs.size(), run.paths.run_id, run_lock_holder(run_lock_file(run.paths.work_dir)));
+                     spec.runs.size(), run.paths.run_id, run_lock_holder(run.paths.lock_file()));
         elsewhere.push_back(i);
         continue;
       }
@@ -218,7 +218,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       slot_busy[static_cast<std::size_t>(slot)] = true;
       running[pid] = Child{i, slot, std::chrono::steady_clock::now()};
       spdlog::info("[{}/{}] start {}{} (log: {})", i + 1, spec.runs.size(), run.paths.run_id,
-                   device.empty() ? "" : " on CUDA device " + device, (run.paths.work_dir / "stdout.log").string());
+                   device.empty() ? "" : " on CUDA device " + device, run.paths.stdout_log().string());
     }
     if (running.empty() && todo.empty() && elsewhere.empty()) break;
     if (g_sweep_stop.load() && running.empty()) break;
@@ -288,7 +288,7 @@ SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& in
       out.failed.push_back(child.index);
       ++finished_count;
       spdlog::error("[{}/{}] FAILED {} (exit {}); log: {}", child.index + 1, spec.runs.size(), run.paths.run_id, code,
-                    (run.paths.work_dir / "stdout.log").string());
+                    run.paths.stdout_log().string());
     }
     update();
   }

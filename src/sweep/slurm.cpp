@@ -130,7 +130,7 @@ std::vector<std::size_t> unfinished_runs(const SweepSpec& spec) {
 
 std::filesystem::path slurm_dir(const SweepSpec& spec) {
   if (spec.runs.empty()) throw ConfigError("the sweep has no runs");
-  return std::filesystem::absolute(spec.runs.front().paths.experiment_dir).lexically_normal() / "slurm";
+  return slurm_dir_of(std::filesystem::absolute(spec.runs.front().paths.experiment_dir).lexically_normal());
 }
 
 void validate(const SlurmOptions& o) {
@@ -175,7 +175,7 @@ std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const
     << "# Array task K trains run K of the sweep; resubmitting the sweep skips finished runs and resumes the others.\n"
     << "#SBATCH --job-name=" << sbatch_value("fcnlab-" + spec.name) << '\n'
     << "#SBATCH --array=" << array_spec(job.tasks, o.array_parallelism) << '\n'
-    << "#SBATCH --output=" << sbatch_value((dir / "%A_%a.log").string()) << '\n'
+    << "#SBATCH --output=" << sbatch_value(slurm_log_pattern(dir).string()) << '\n'
     << "#SBATCH --open-mode=append\n"
     << "#SBATCH --ntasks=1\n"
     << "#SBATCH --signal=B:USR1@" << o.signal_seconds << '\n'
@@ -242,8 +242,8 @@ std::filesystem::path write_sbatch_script(const SweepSpec& spec, const std::stri
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create: {}", dir.string(), ec.message()));
   const std::string stamp = utc_now("%Y%m%d-%H%M%S");
-  auto file = dir / fmt::format("sweep-{}.sbatch", stamp);
-  for (int n = 2; std::filesystem::exists(file); ++n) file = dir / fmt::format("sweep-{}-{}.sbatch", stamp, n);
+  auto file = sbatch_script_file(dir, stamp);
+  for (int n = 2; std::filesystem::exists(file); ++n) file = sbatch_script_file(dir, stamp, n);
   write_file_atomically(file, script);
   std::filesystem::permissions(file, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add, ec);
   return file;
@@ -264,7 +264,7 @@ std::string submit_sbatch(const std::filesystem::path& script) {
 
 void record_submission(const SweepSpec& spec, const std::string& job_id, const std::vector<std::size_t>& tasks,
                        const std::filesystem::path& script) {
-  const auto file = slurm_dir(spec) / "jobs.tsv";
+  const auto file = slurm_jobs_file(slurm_dir(spec));
   const bool fresh = !std::filesystem::exists(file);
   std::ofstream out(file, std::ios::app);
   if (fresh) out << "job_id\ttask\trun_id\tsubmitted_utc\tscript\n";
@@ -335,7 +335,7 @@ bool is_active_slurm_state(std::string_view state) {
 }
 
 std::vector<std::size_t> active_slurm_runs(const SweepSpec& spec) {
-  const auto subs = read_submissions(slurm_dir(spec) / "jobs.tsv");
+  const auto subs = read_submissions(slurm_jobs_file(slurm_dir(spec)));
   if (subs.empty()) return {};
   std::vector<std::string> ids;
   for (const auto& [run_id, sub] : subs) ids.push_back(sub.job_id);

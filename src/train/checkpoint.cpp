@@ -107,7 +107,7 @@ void save_model_file(FCN& model, const std::filesystem::path& file) {
 void save_checkpoint(const std::filesystem::path& dir, FCN& model, torch::optim::Optimizer& optimizer,
                      const CheckpointState& s, int keep) {
   std::filesystem::create_directories(dir);
-  const auto file = dir / fmt::format("ckpt-{:09d}.pt", s.iteration);
+  const auto file = checkpoint_file(dir, s.iteration);
   const auto tmp = temp_file_for(file);
   try {
     torch::serialize::OutputArchive archive;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <utility>
 
 #include "core/error.h"
 #include "metrics/boundary.h"
@@ -41,15 +43,119 @@ void check_values(const std::uint8_t* pred, const std::uint8_t* label, std::size
   }
 }
 
+// Trimap: distance of every pixel to the nearest ground-truth label boundary (void included).
+// Adds this image's row: per band and class, right, ground-truth and predicted pixels.
+void add_trimap_counts(const std::uint8_t* pred, const std::uint8_t* label, int height, int width,
+                       const std::vector<int>& widths, std::size_t C, std::int32_t* row) {
+  const std::size_t n = sz(height) * sz(width);
+  std::vector<std::uint8_t> lb(n);
+  label_boundary(label, height, width, lb.data());
+  std::vector<float> dist;
+  squared_distance_transform(lb.data(), height, width, dist);
+  const std::size_t K = widths.size();
+  std::vector<double> w2(K);
+  for (std::size_t k = 0; k < K; ++k) w2[k] = static_cast<double>(widths[k]) * widths[k];
+  for (std::size_t i = 0; i < n; ++i) {
+    if (label[i] == kVoidLabel) continue;
+    const double d2 = static_cast<double>(dist[i]);
+    if (d2 > w2[K - 1]) continue;
+    std::size_t k = 0;
+    while (d2 > w2[k]) ++k;
+    std::int32_t* band = row + k * C * 3;
+    band[3 * label[i]] += label[i] == pred[i];
+    ++band[3 * label[i] + 1];
+    ++band[3 * pred[i] + 2];
+  }
+}
+
+// Per-class boxes of the ground truth and of the prediction (non-void pixels), so that the
+// class-wise work is proportional to the area each class touches.
+std::pair<std::vector<Box>, std::vector<Box>> class_boxes(const std::uint8_t* pred, const std::uint8_t* label,
+                                                          int height, int width, std::size_t C) {
+  std::vector<Box> gbox(C), pbox(C);
+  for (int y = 0; y < height; ++y) {
+    const std::uint8_t* l = label + sz(y) * sz(width);
+    const std::uint8_t* p = pred + sz(y) * sz(width);
+    for (int x = 0; x < width; ++x) {
+      if (l[x] == kVoidLabel) continue;
+      gbox[l[x]].add(x, y);
+      pbox[p[x]].add(x, y);
+    }
+  }
+  return {std::move(gbox), std::move(pbox)};
+}
+
+// Both boxes and one pixel of margin: the crop's inner edges are then outside both masks, so
+// boundaries and erosions computed on the crop equal those on the whole image.
+Box union_with_margin(Box b, const Box& other, int height, int width) {
+  if (!other.empty()) {
+    b.add(other.x0, other.y0);
+    b.add(other.x1, other.y1);
+  }
+  b.x0 = std::max(0, b.x0 - 1);
+  b.y0 = std::max(0, b.y0 - 1);
+  b.x1 = std::min(width - 1, b.x1 + 1);
+  b.y1 = std::min(height - 1, b.y1 + 1);
+  return b;
+}
+
+// One class's masks on a crop: ground truth, prediction and void. Void is "don't care" here as in
+// the confusion matrix: the prediction's class mask is cut to the non-void pixels, like the ground
+// truth's (as Gated-SCNN's BF evaluation does). Otherwise whatever is predicted inside a void band
+// moves the predicted boundary away from the ground truth's, which hugs the band's inner edge: a
+// prediction right on every non-void pixel would score well below 1 (BF 0 and Boundary IoU 0.42
+// for an object with a 3-px void outline). The buffers are reused from class to class.
+struct ClassCrop {
+  int bw = 0, bh = 0;
+  std::vector<std::uint8_t> gm, pm, vm, bandg, bandp;
+
+  void fill(const std::uint8_t* pred, const std::uint8_t* label, int width, const Box& b, std::size_t c) {
+    bw = b.x1 - b.x0 + 1;
+    bh = b.y1 - b.y0 + 1;
+    const std::size_t bn = sz(bw) * sz(bh);
+    gm.resize(bn);
+    pm.resize(bn);
+    vm.resize(bn);
+    for (int y = 0; y < bh; ++y) {
+      const std::size_t src = sz(b.y0 + y) * sz(width) + sz(b.x0);
+      const std::size_t dst = sz(y) * sz(bw);
+      for (int x = 0; x < bw; ++x) {
+        const std::uint8_t l = label[src + sz(x)];
+        const bool is_void = l == kVoidLabel;
+        gm[dst + sz(x)] = l == c;
+        pm[dst + sz(x)] = !is_void && pred[src + sz(x)] == c;
+        vm[dst + sz(x)] = is_void;
+      }
+    }
+  }
+
+  // Boundary IoU: inner bands of width d, counted on non-void pixels: (intersection, union).
+  std::pair<std::int64_t, std::int64_t> band_counts(int d) {
+    const std::size_t bn = gm.size();
+    bandg.resize(bn);
+    bandp.resize(bn);
+    inner_band(gm.data(), bh, bw, d, bandg.data());
+    inner_band(pm.data(), bh, bw, d, bandp.data());
+    std::int64_t inter = 0, uni = 0;
+    for (std::size_t i = 0; i < bn; ++i) {
+      if (vm[i]) continue;
+      inter += bandg[i] & bandp[i];
+      uni += bandg[i] | bandp[i];
+    }
+    return {inter, uni};
+  }
+
+  BoundaryMatch match(double theta) const { return match_boundaries(gm.data(), pm.data(), bh, bw, theta); }
+};
+
 }  // namespace
 
 SegmentationEvaluator::SegmentationEvaluator(int num_classes, BoundaryOptions opts)
     : num_classes_(num_classes), opts_(std::move(opts)), confusion_(num_classes) {
+  // Preconditions, not input checks: validate() refuses such eval.* values in every config first.
   if (opts_.trimap_widths.empty() || !std::is_sorted(opts_.trimap_widths.begin(), opts_.trimap_widths.end()) ||
-      opts_.trimap_widths.front() < 1)
-    throw ConfigError("eval.trimap_widths: must be a non-empty ascending list of widths >= 1 (pixels)");
-  if (!(opts_.bf_tolerance > 0)) throw ConfigError("eval.bf_tolerance: must be > 0");
-  if (!(opts_.boundary_iou_dilation > 0)) throw ConfigError("eval.boundary_iou_dilation: must be > 0");
+      opts_.trimap_widths.front() < 1 || !(opts_.bf_tolerance > 0) || !(opts_.boundary_iou_dilation > 0))
+    throw std::invalid_argument("SegmentationEvaluator: boundary options outside validate()'s eval.* ranges");
   reset();
 }
 
@@ -83,97 +189,25 @@ void SegmentationEvaluator::process_boundary(const std::uint8_t* pred, const std
   check_values(pred, label, n, num_classes_);
   const std::size_t C = sz(num_classes_);
 
-  // Trimap: distance of every pixel to the nearest ground-truth label boundary (void included).
-  std::vector<std::uint8_t> lb(n);
-  label_boundary(label, height, width, lb.data());
-  std::vector<float> dist;
-  squared_distance_transform(lb.data(), height, width, dist);
-  const std::size_t K = opts_.trimap_widths.size();
-  std::vector<double> w2(K);
-  for (std::size_t k = 0; k < K; ++k) w2[k] = static_cast<double>(opts_.trimap_widths[k]) * opts_.trimap_widths[k];
-  // This image's trimap row: per band and class, right, ground-truth and predicted pixels.
   const std::size_t tri_row = trimap_.size();
-  trimap_.resize(tri_row + K * C * 3, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (label[i] == kVoidLabel) continue;
-    const double d2 = static_cast<double>(dist[i]);
-    if (d2 > w2[K - 1]) continue;
-    std::size_t k = 0;
-    while (d2 > w2[k]) ++k;
-    std::int32_t* band = trimap_.data() + tri_row + k * C * 3;
-    band[3 * label[i]] += label[i] == pred[i];
-    ++band[3 * label[i] + 1];
-    ++band[3 * pred[i] + 2];
-  }
+  trimap_.resize(tri_row + opts_.trimap_widths.size() * C * 3, 0);
+  add_trimap_counts(pred, label, height, width, opts_.trimap_widths, C, trimap_.data() + tri_row);
 
-  // Per-class boxes, so that the class-wise work is proportional to the area each class touches.
-  std::vector<Box> gbox(C), pbox(C);
-  for (int y = 0; y < height; ++y) {
-    const std::uint8_t* l = label + sz(y) * sz(width);
-    const std::uint8_t* p = pred + sz(y) * sz(width);
-    for (int x = 0; x < width; ++x) {
-      if (l[x] == kVoidLabel) continue;
-      gbox[l[x]].add(x, y);
-      pbox[p[x]].add(x, y);
-    }
-  }
+  const auto [gbox, pbox] = class_boxes(pred, label, height, width, C);
   const double theta = bf_tolerance_px(height, width, opts_.bf_tolerance);
   const int d = boundary_iou_dilation_px(height, width, opts_.boundary_iou_dilation);
   const std::size_t bf_row = bf_values_.size(), band_row = band_.size();
   bf_values_.resize(bf_row + C, kNaN);
   band_.resize(band_row + 2 * C, 0);
-  std::vector<std::uint8_t> gm, pm, vm, bandg, bandp;
+  ClassCrop crop;
   for (std::size_t c = 0; c < C; ++c) {
     if (gbox[c].empty() && pbox[c].empty()) continue;
-    Box b = gbox[c];
-    if (!pbox[c].empty()) {
-      b.add(pbox[c].x0, pbox[c].y0);
-      b.add(pbox[c].x1, pbox[c].y1);
-    }
-    // One pixel of margin: the crop's inner edges are then outside both masks, so boundaries and
-    // erosions computed on the crop equal those on the whole image.
-    b.x0 = std::max(0, b.x0 - 1);
-    b.y0 = std::max(0, b.y0 - 1);
-    b.x1 = std::min(width - 1, b.x1 + 1);
-    b.y1 = std::min(height - 1, b.y1 + 1);
-    const int bw = b.x1 - b.x0 + 1, bh = b.y1 - b.y0 + 1;
-    const std::size_t bn = sz(bw) * sz(bh);
-    // Void is "don't care" here as in the confusion matrix: the prediction's class mask is cut to
-    // the non-void pixels, like the ground truth's (as Gated-SCNN's BF evaluation does). Otherwise
-    // whatever is predicted inside a void band moves the predicted boundary away from the ground
-    // truth's, which hugs the band's inner edge: a prediction right on every non-void pixel would
-    // score well below 1 (BF 0 and Boundary IoU 0.42 for an object with a 3-px void outline).
-    gm.resize(bn);
-    pm.resize(bn);
-    vm.resize(bn);
-    for (int y = 0; y < bh; ++y) {
-      const std::size_t src = sz(b.y0 + y) * sz(width) + sz(b.x0);
-      const std::size_t dst = sz(y) * sz(bw);
-      for (int x = 0; x < bw; ++x) {
-        const std::uint8_t l = label[src + sz(x)];
-        const bool is_void = l == kVoidLabel;
-        gm[dst + sz(x)] = l == c;
-        pm[dst + sz(x)] = !is_void && pred[src + sz(x)] == c;
-        vm[dst + sz(x)] = is_void;
-      }
-    }
-    // Boundary IoU: inner bands, counted on non-void pixels and summed over the split.
-    bandg.resize(bn);
-    bandp.resize(bn);
-    inner_band(gm.data(), bh, bw, d, bandg.data());
-    inner_band(pm.data(), bh, bw, d, bandp.data());
-    std::int64_t inter = 0, uni = 0;
-    for (std::size_t i = 0; i < bn; ++i) {
-      if (vm[i]) continue;
-      inter += bandg[i] & bandp[i];
-      uni += bandg[i] | bandp[i];
-    }
+    crop.fill(pred, label, width, union_with_margin(gbox[c], pbox[c], height, width), c);
+    const auto [inter, uni] = crop.band_counts(d);
     band_[band_row + 2 * c] = static_cast<std::int32_t>(inter);
     band_[band_row + 2 * c + 1] = static_cast<std::int32_t>(uni);
     // BF score for the classes present in the ground truth.
-    if (!gbox[c].empty()) {
-      bf_values_[bf_row + c] = bf_from_match(match_boundaries(gm.data(), pm.data(), bh, bw, theta));
-    }
+    if (!gbox[c].empty()) bf_values_[bf_row + c] = bf_from_match(crop.match(theta));
   }
 }
 

@@ -116,9 +116,11 @@ TEST_CASE("run states: a finished file is done, a checkpoint is partial", "[swee
   }
   CHECK(run_state(s.runs[0]).state == RunState::done);
   CHECK(run_state(s.runs[0]).detail == "finished");
+  CHECK(run_state(s.runs[0]).result == RunStatus::finished);
   write_file(s.runs[1].paths.work_dir / "ckpt-000000200.pt", "x");
   CHECK(run_state(s.runs[1]).state == RunState::partial);
   CHECK_THAT(run_state(s.runs[1]).detail, Contains("200"));
+  CHECK_FALSE(run_state(s.runs[1]).result);
   CHECK(run_state(s.runs[2]).state == RunState::todo);
 }
 

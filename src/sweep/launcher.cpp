@@ -8,13 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "config/loader.h"
@@ -46,10 +50,30 @@ extern "C" void on_sweep_signal(int sig) {
   }
 }
 
-struct Child {
-  std::size_t index;
-  int slot;
-  std::chrono::steady_clock::time_point start;
+// Records the child in `slot` for on_sweep_signal (0: none).
+void forward_signals_to(int slot, pid_t pid) {
+  if (static_cast<std::size_t>(slot) < kForwardSlots) g_children[static_cast<std::size_t>(slot)].store(pid);
+}
+
+// Routes SIGINT and SIGTERM to on_sweep_signal for the scope's lifetime.
+class SweepSignals {
+ public:
+  SweepSignals() {
+    g_sweep_stop.store(false);
+    prev_int_ = std::signal(SIGINT, on_sweep_signal);
+    prev_term_ = std::signal(SIGTERM, on_sweep_signal);
+  }
+  SweepSignals(const SweepSignals&) = delete;
+  SweepSignals& operator=(const SweepSignals&) = delete;
+  ~SweepSignals() {
+    std::signal(SIGINT, prev_int_);
+    std::signal(SIGTERM, prev_term_);
+  }
+  static bool stopping() { return g_sweep_stop.load(); }
+
+ private:
+  void (*prev_int_)(int) = nullptr;
+  void (*prev_term_)(int) = nullptr;
 };
 
 // The exit status of a child that found its run already ended (by another process, between this
@@ -101,6 +125,286 @@ pid_t spawn_train(const std::filesystem::path& exe, const SweepRun& run, const s
   return pid;
 }
 
+// What became of a run when its child exited.
+enum class ChildEnd {
+  finished,         // trained here to the end
+  diverged,         // trained here, stopped by the divergence check
+  ended_elsewhere,  // another process ended it (before or while the child ran)
+  locked,           // another process holds it: wait for that process
+  interrupted,      // this sweep was told to stop
+  failed,           // anything else
+};
+struct ChildOutcome {
+  ChildEnd end;
+  std::string message;  // for `failed`: "exit <code>" (128 + signal when killed by one)
+};
+
+ChildOutcome classify_exit(int status, const RunStatusInfo& st) {
+  const bool exited = WIFEXITED(status);
+  const int code = exited ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const bool finished = st.result == RunStatus::finished;
+  // Ended by another process: before the child started (the child exits kAlreadyEndedCode), or
+  // while the child found it locked (it exits kLockedCode; the other process has finished it since).
+  const bool ended_by_other = (exited && code == kAlreadyEndedCode) || (finished && !(exited && code == 0));
+  if (st.state == RunState::done && ended_by_other) return {ChildEnd::ended_elsewhere, st.detail};
+  if (finished) return {ChildEnd::finished, st.detail};
+  if (st.result == RunStatus::diverged) return {ChildEnd::diverged, st.detail};
+  if (SweepSignals::stopping()) return {ChildEnd::interrupted, "interrupted"};
+  // `fcnlab train` found the run locked: another process took it between our check and its start.
+  if (exited && code == kLockedCode) return {ChildEnd::locked, "locked by another process"};
+  return {ChildEnd::failed, fmt::format("exit {}", code)};
+}
+
+// What waiting for a child gave: a child's pid and status, 0 when the poll interval for runs
+// elsewhere passed first, -1 with `error` (errno) when waiting failed.
+struct Waited {
+  pid_t pid = 0;
+  int status = 0;
+  int error = 0;
+};
+
+// The local scheduler's state: runs to start, running children by pid, runs locked by another
+// process, and the counts of the outcome.
+class LocalSweep {
+ public:
+  LocalSweep(const SweepSpec& spec, const LaunchOptions& options)
+      : spec_(spec),
+        options_(options),
+        exe_(options.exe.empty() ? self_exe() : options.exe),
+        slots_(std::max(1, options.devices.empty() ? options.jobs : static_cast<int>(options.devices.size()))),
+        slot_busy_(static_cast<std::size_t>(slots_), false) {}
+
+  // Skips the runs of `indices` that are done already and queues the others.
+  void plan(const std::vector<std::size_t>& indices);
+  // Trains the queued runs until none is left or a signal stops the sweep.
+  SweepOutcome run();
+
+ private:
+  struct Child {
+    std::size_t index;
+    int slot;
+    std::chrono::steady_clock::time_point start;
+  };
+
+  std::string detail() const;
+  void update();
+  void start_ready();
+  void start(std::size_t i);
+  Waited wait_child() const;
+  bool reap_child(const Waited& waited);
+  void count_trained(double seconds);
+  void ended_elsewhere(std::size_t i, const RunStatusInfo& st);
+  void poll_elsewhere();
+  std::string run_tag(std::size_t i) const { return fmt::format("[{}/{}]", i + 1, spec_.runs.size()); }
+
+  const SweepSpec& spec_;
+  const LaunchOptions& options_;
+  const std::filesystem::path exe_;
+  const int slots_;
+  SweepOutcome out_;
+  std::deque<std::size_t> todo_;
+  std::size_t to_train_ = 0;
+  std::map<pid_t, Child> running_;
+  std::vector<std::size_t> elsewhere_;  // locked by another process, not ended yet
+  std::vector<bool> slot_busy_;
+  double finished_seconds_ = 0;
+  std::size_t finished_count_ = 0;
+  std::optional<Progress> progress_;
+};
+
+void LocalSweep::plan(const std::vector<std::size_t>& indices) {
+  out_.total = indices.size();
+  for (const auto i : indices) {
+    const auto st = run_state(spec_.runs[i]);
+    if (st.state == RunState::done) {
+      ++out_.skipped;
+      if (st.result == RunStatus::diverged) out_.diverged.push_back(i);
+    } else {
+      todo_.push_back(i);
+    }
+  }
+  to_train_ = todo_.size();
+  spdlog::info("sweep {}: {} runs, {} already done, {} to train ({} at a time)", spec_.name, out_.total, out_.skipped,
+               to_train_, slots_);
+}
+
+SweepOutcome LocalSweep::run() {
+  const SweepSignals signals;
+  progress_.emplace(fmt::format("sweep {}", spec_.name), static_cast<std::int64_t>(out_.total), 30.0);
+  progress_->reset_rate(static_cast<std::int64_t>(out_.skipped));
+  while (!SweepSignals::stopping() || !running_.empty()) {
+    start_ready();
+    if (running_.empty() && todo_.empty() && elsewhere_.empty()) break;
+    if (SweepSignals::stopping() && running_.empty()) break;
+    const Waited waited = wait_child();
+    if (waited.pid == 0) {
+      poll_elsewhere();
+    } else if (waited.pid < 0) {
+      if (waited.error == EINTR) continue;
+      break;
+    } else if (!reap_child(waited)) {
+      continue;
+    }
+    update();
+  }
+  if (SweepSignals::stopping()) out_.interrupted = true;
+  progress_->finish(detail());
+  return out_;
+}
+
+std::string LocalSweep::detail() const {
+  return fmt::format("runs: {} running, {} elsewhere, {} failed, {} diverged", running_.size(), elsewhere_.size(),
+                     out_.failed.size(), out_.diverged.size());
+}
+
+void LocalSweep::update() {
+  // The sweep's own ETA, mean run time x runs left / parallel slots: early on it is closer than
+  // the rate of runs done so far (the first two runs end together after one run's time).
+  const std::size_t remaining = to_train_ > finished_count_ ? to_train_ - finished_count_ : 0;
+  const double eta = finished_count_ == 0 ? NAN
+                                          : finished_seconds_ / static_cast<double>(finished_count_) *
+                                                static_cast<double>(remaining) / static_cast<double>(slots_);
+  progress_->update(static_cast<std::int64_t>(out_.skipped + out_.trained + out_.elsewhere.size() + out_.failed.size()),
+                    detail(), eta);
+}
+
+void LocalSweep::start_ready() {
+  while (!todo_.empty() && static_cast<int>(running_.size()) < slots_ && !SweepSignals::stopping()) {
+    const auto i = todo_.front();
+    todo_.pop_front();
+    const auto& run = spec_.runs[i];
+    if (run_lock_held(run.paths.lock_file())) {
+      spdlog::info("{} {} is being trained by another process ({}); waiting for it at the end", run_tag(i),
+                   run.paths.run_id, run_lock_holder(run.paths.lock_file()));
+      elsewhere_.push_back(i);
+      continue;
+    }
+    start(i);
+  }
+}
+
+void LocalSweep::start(std::size_t i) {
+  const auto& run = spec_.runs[i];
+  int slot = 0;
+  while (slot_busy_[static_cast<std::size_t>(slot)]) ++slot;
+  const std::string device = options_.devices.empty() ? "" : options_.devices[static_cast<std::size_t>(slot)];
+  std::string error;
+  const pid_t pid = spawn_train(exe_, run, device, error);
+  if (pid < 0) {  // recorded as a failed run; the sweep goes on
+    out_.failed.push_back(i);
+    spdlog::error("{} FAILED {}: {}", run_tag(i), run.paths.run_id, error);
+    return;
+  }
+  forward_signals_to(slot, pid);
+  if (SweepSignals::stopping()) ::kill(pid, SIGTERM);  // a signal came while it was starting
+  slot_busy_[static_cast<std::size_t>(slot)] = true;
+  running_[pid] = Child{i, slot, std::chrono::steady_clock::now()};
+  spdlog::info("{} start {}{} (log: {})", run_tag(i), run.paths.run_id,
+               device.empty() ? "" : " on CUDA device " + device, run.paths.stdout_log().string());
+}
+
+Waited LocalSweep::wait_child() const {
+  Waited w;
+  if (elsewhere_.empty()) {
+    w.pid = ::waitpid(-1, &w.status, 0);
+    w.error = errno;
+    return w;
+  }
+  // Runs elsewhere: check them every poll_seconds while waiting for children.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(0.05, options_.poll_seconds));
+  while (!running_.empty() && std::chrono::steady_clock::now() < deadline && !SweepSignals::stopping()) {
+    w.pid = ::waitpid(-1, &w.status, WNOHANG);
+    if (w.pid != 0) {
+      w.error = errno;
+      return w;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (running_.empty())
+    while (std::chrono::steady_clock::now() < deadline && !SweepSignals::stopping())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return w;
+}
+
+// Handles the exit of a child of this sweep; false for any other process.
+bool LocalSweep::reap_child(const Waited& waited) {
+  const auto it = running_.find(waited.pid);
+  if (it == running_.end()) return false;
+  const Child child = it->second;
+  running_.erase(it);
+  forward_signals_to(child.slot, 0);
+  slot_busy_[static_cast<std::size_t>(child.slot)] = false;
+  const auto i = child.index;
+  const auto& run = spec_.runs[i];
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.start).count();
+  const auto st = run_state(run);
+  const ChildOutcome outcome = classify_exit(waited.status, st);
+  switch (outcome.end) {
+    case ChildEnd::ended_elsewhere:
+      ended_elsewhere(i, st);
+      break;
+    case ChildEnd::finished:
+      count_trained(secs);
+      spdlog::info("{} finished {} in {}", run_tag(i), run.paths.run_id, format_duration(secs));
+      break;
+    case ChildEnd::diverged:
+      count_trained(secs);
+      out_.diverged.push_back(i);
+      spdlog::warn("{} diverged {} (see its result file)", run_tag(i), run.paths.run_id);
+      break;
+    case ChildEnd::interrupted:
+      out_.interrupted = true;
+      break;
+    case ChildEnd::locked:
+      spdlog::info("{} {} is being trained by another process; waiting for it at the end", run_tag(i),
+                   run.paths.run_id);
+      elsewhere_.push_back(i);
+      break;
+    case ChildEnd::failed:
+      out_.failed.push_back(i);
+      ++finished_count_;
+      spdlog::error("{} FAILED {} ({}); log: {}", run_tag(i), run.paths.run_id, outcome.message,
+                    run.paths.stdout_log().string());
+      break;
+  }
+  return true;
+}
+
+void LocalSweep::count_trained(double seconds) {
+  ++out_.trained;
+  ++finished_count_;
+  finished_seconds_ += seconds;
+}
+
+// A run that ended while another process held it: count it, once.
+void LocalSweep::ended_elsewhere(std::size_t i, const RunStatusInfo& st) {
+  out_.elsewhere.push_back(i);
+  if (st.result == RunStatus::diverged)
+    out_.diverged.push_back(i);
+  else if (st.result != RunStatus::finished)
+    out_.failed.push_back(i);  // e.g. an unreadable result file
+  spdlog::info("{} {} ended in another process ({})", run_tag(i), spec_.runs[i].paths.run_id, st.detail);
+}
+
+void LocalSweep::poll_elsewhere() {
+  for (auto e = elsewhere_.begin(); e != elsewhere_.end();) {
+    const auto& run = spec_.runs[*e];
+    const auto st = run_state(run);
+    if (st.state == RunState::done) {
+      ended_elsewhere(*e, st);
+      e = elsewhere_.erase(e);
+    } else if (!run_lock_held(run.paths.lock_file())) {
+      // The other process stopped without ending it (killed, interrupted): resume it here.
+      spdlog::info("{} {} is no longer locked and not ended: training it here", run_tag(*e), run.paths.run_id);
+      todo_.push_back(*e);
+      e = elsewhere_.erase(e);
+    } else {
+      ++e;
+    }
+  }
+}
+
 }  // namespace
 
 std::filesystem::path write_run_config(const SweepRun& run) {
@@ -119,184 +423,9 @@ std::filesystem::path write_run_config(const SweepRun& run) {
 }
 
 SweepOutcome run_local(const SweepSpec& spec, const std::vector<std::size_t>& indices, const LaunchOptions& options) {
-  SweepOutcome out;
-  out.total = indices.size();
-  const auto exe = options.exe.empty() ? self_exe() : options.exe;
-  const int slots = std::max(1, options.devices.empty() ? options.jobs : static_cast<int>(options.devices.size()));
-
-  std::deque<std::size_t> todo;
-  for (const auto i : indices) {
-    const auto st = run_state(spec.runs[i]);
-    if (st.state == RunState::done) {
-      ++out.skipped;
-      if (st.detail == "diverged") out.diverged.push_back(i);
-    } else {
-      todo.push_back(i);
-    }
-  }
-  const std::size_t to_train = todo.size();
-  spdlog::info("sweep {}: {} runs, {} already done, {} to train ({} at a time)", spec.name, out.total, out.skipped,
-               to_train, slots);
-
-  g_sweep_stop.store(false);
-  auto prev_int = std::signal(SIGINT, on_sweep_signal);
-  auto prev_term = std::signal(SIGTERM, on_sweep_signal);
-
-  Progress progress(fmt::format("sweep {}", spec.name), static_cast<std::int64_t>(out.total), 30.0);
-  progress.reset_rate(static_cast<std::int64_t>(out.skipped));
-  std::map<pid_t, Child> running;
-  std::vector<std::size_t> elsewhere;  // locked by another process, not ended yet
-  std::vector<bool> slot_busy(static_cast<std::size_t>(slots), false);
-  double finished_seconds = 0;
-  std::size_t finished_count = 0;
-  auto detail = [&] {
-    return fmt::format("runs: {} running, {} elsewhere, {} failed, {} diverged", running.size(), elsewhere.size(),
-                       out.failed.size(), out.diverged.size());
-  };
-  auto update = [&] {
-    // The sweep's own ETA, mean run time x runs left / parallel slots: early on it is closer than
-    // the rate of runs done so far (the first two runs end together after one run's time).
-    const std::size_t remaining = to_train > finished_count ? to_train - finished_count : 0;
-    const double eta = finished_count == 0 ? NAN
-                                           : finished_seconds / static_cast<double>(finished_count) *
-                                                 static_cast<double>(remaining) / static_cast<double>(slots);
-    progress.update(static_cast<std::int64_t>(out.skipped + out.trained + out.elsewhere.size() + out.failed.size()),
-                    detail(), eta);
-  };
-  // A run that ended while another process held it: count it, once.
-  auto ended_elsewhere = [&](std::size_t i, const RunStatusInfo& st) {
-    out.elsewhere.push_back(i);
-    if (st.detail == "diverged")
-      out.diverged.push_back(i);
-    else if (st.detail != "finished")
-      out.failed.push_back(i);  // e.g. an unreadable result file
-    spdlog::info("[{}/{}] {} ended in another process ({})", i + 1, spec.runs.size(), spec.runs[i].paths.run_id,
-                 st.detail);
-  };
-  auto poll_elsewhere = [&] {
-    for (auto e = elsewhere.begin(); e != elsewhere.end();) {
-      const auto& run = spec.runs[*e];
-      const auto st = run_state(run);
-      if (st.state == RunState::done) {
-        ended_elsewhere(*e, st);
-        e = elsewhere.erase(e);
-      } else if (!run_lock_held(run.paths.lock_file())) {
-        // The other process stopped without ending it (killed, interrupted): resume it here.
-        spdlog::info("[{}/{}] {} is no longer locked and not ended: training it here", *e + 1, spec.runs.size(),
-                     run.paths.run_id);
-        todo.push_back(*e);
-        e = elsewhere.erase(e);
-      } else {
-        ++e;
-      }
-    }
-  };
-
-  while (!g_sweep_stop.load() || !running.empty()) {
-    while (!todo.empty() && static_cast<int>(running.size()) < slots && !g_sweep_stop.load()) {
-      const auto i = todo.front();
-      todo.pop_front();
-      const auto& run = spec.runs[i];
-      if (run_lock_held(run.paths.lock_file())) {
-        spdlog::info("[{}/{}] {} is being trained by another process ({}); waiting for it at the end", i + 1,
-                     spec.runs.size(), run.paths.run_id, run_lock_holder(run.paths.lock_file()));
-        elsewhere.push_back(i);
-        continue;
-      }
-      int slot = 0;
-      while (slot_busy[static_cast<std::size_t>(slot)]) ++slot;
-      const std::string device = options.devices.empty() ? "" : options.devices[static_cast<std::size_t>(slot)];
-      std::string error;
-      const pid_t pid = spawn_train(exe, run, device, error);
-      if (pid < 0) {  // recorded as a failed run; the sweep goes on
-        out.failed.push_back(i);
-        spdlog::error("[{}/{}] FAILED {}: {}", i + 1, spec.runs.size(), run.paths.run_id, error);
-        continue;
-      }
-      if (static_cast<std::size_t>(slot) < kForwardSlots) g_children[static_cast<std::size_t>(slot)].store(pid);
-      if (g_sweep_stop.load()) ::kill(pid, SIGTERM);  // a signal came while it was starting
-      slot_busy[static_cast<std::size_t>(slot)] = true;
-      running[pid] = Child{i, slot, std::chrono::steady_clock::now()};
-      spdlog::info("[{}/{}] start {}{} (log: {})", i + 1, spec.runs.size(), run.paths.run_id,
-                   device.empty() ? "" : " on CUDA device " + device, run.paths.stdout_log().string());
-    }
-    if (running.empty() && todo.empty() && elsewhere.empty()) break;
-    if (g_sweep_stop.load() && running.empty()) break;
-    int status = 0;
-    pid_t pid = 0;
-    if (elsewhere.empty()) {
-      pid = ::waitpid(-1, &status, 0);
-    } else {
-      // Runs elsewhere: check them every poll_seconds while waiting for children.
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(0.05, options.poll_seconds));
-      while (!running.empty() && std::chrono::steady_clock::now() < deadline && !g_sweep_stop.load()) {
-        pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid != 0) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (running.empty())
-        while (std::chrono::steady_clock::now() < deadline && !g_sweep_stop.load())
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (pid == 0) {
-        poll_elsewhere();
-        update();
-        continue;
-      }
-    }
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    const auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const Child child = it->second;
-    running.erase(it);
-    if (static_cast<std::size_t>(child.slot) < kForwardSlots) g_children[static_cast<std::size_t>(child.slot)].store(0);
-    slot_busy[static_cast<std::size_t>(child.slot)] = false;
-    const auto& run = spec.runs[child.index];
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.start).count();
-    const auto st = run_state(run);
-    const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    // Ended by another process: before the child started (the child exits kAlreadyEndedCode), or
-    // while the child found it locked (it exits kLockedCode; the other process has finished it since).
-    const bool ended_by_other =
-        (WIFEXITED(status) && WEXITSTATUS(status) == kAlreadyEndedCode) || (st.detail == "finished" && !exited_ok);
-    if (st.state == RunState::done && ended_by_other) {
-      ended_elsewhere(child.index, st);
-    } else if (st.state == RunState::done && st.detail == "finished") {
-      ++out.trained;
-      finished_seconds += secs;
-      ++finished_count;
-      spdlog::info("[{}/{}] finished {} in {}", child.index + 1, spec.runs.size(), run.paths.run_id,
-                   format_duration(secs));
-    } else if (st.state == RunState::done && st.detail == "diverged") {
-      ++out.trained;
-      ++finished_count;
-      finished_seconds += secs;
-      out.diverged.push_back(child.index);
-      spdlog::warn("[{}/{}] diverged {} (see its result file)", child.index + 1, spec.runs.size(), run.paths.run_id);
-    } else if (g_sweep_stop.load()) {
-      out.interrupted = true;
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == kLockedCode) {
-      // `fcnlab train` found the run locked: another process took it between our check and its start.
-      spdlog::info("[{}/{}] {} is being trained by another process; waiting for it at the end", child.index + 1,
-                   spec.runs.size(), run.paths.run_id);
-      elsewhere.push_back(child.index);
-    } else {
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      out.failed.push_back(child.index);
-      ++finished_count;
-      spdlog::error("[{}/{}] FAILED {} (exit {}); log: {}", child.index + 1, spec.runs.size(), run.paths.run_id, code,
-                    run.paths.stdout_log().string());
-    }
-    update();
-  }
-  if (g_sweep_stop.load()) out.interrupted = true;
-  std::signal(SIGINT, prev_int);
-  std::signal(SIGTERM, prev_term);
-  progress.finish(detail());
-  return out;
+  LocalSweep sweep(spec, options);
+  sweep.plan(indices);
+  return sweep.run();
 }
 
 }  // namespace fcnlab

@@ -268,14 +268,15 @@ RunStatusInfo run_state(const SweepRun& run) {
   if (std::filesystem::exists(run.paths.result_file, ec)) {
     try {
       const RunFileReader reader(run.paths.result_file);
-      return {RunState::done, std::string(to_string(reader.info().status))};
+      const RunStatus status = reader.info().status;
+      return {RunState::done, std::string(to_string(status)), status};
     } catch (const Error& e) {
-      return {RunState::done, std::string("unreadable result file: ") + e.what()};
+      return {RunState::done, std::string("unreadable result file: ") + e.what(), std::nullopt};
     }
   }
   if (const auto ckpts = list_checkpoints(run.paths.work_dir); !ckpts.empty())
-    return {RunState::partial, fmt::format("checkpoint at iteration {}", ckpts.back().first)};
-  return {RunState::todo, ""};
+    return {RunState::partial, fmt::format("checkpoint at iteration {}", ckpts.back().first), std::nullopt};
+  return {RunState::todo, "", std::nullopt};
 }
 
 std::vector<std::size_t> shard_indices(std::size_t runs, int shard, int shards) {

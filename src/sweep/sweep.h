@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,7 @@
 
 #include "config/config.h"
 #include "core/enum_names.h"
+#include "results/run_file.h"
 #include "train/run_paths.h"
 
 namespace fcnlab {
@@ -58,7 +60,8 @@ struct EnumNames<RunState> {  // to_string(RunState): the word `sweep --list` an
 };
 struct RunStatusInfo {
   RunState state = RunState::todo;
-  std::string detail;  // "finished", "diverged", "checkpoint at 200", ...
+  std::string detail;               // "finished", "diverged", "checkpoint at 200", ...
+  std::optional<RunStatus> result;  // the result file's status; none without a readable one
 };
 RunStatusInfo run_state(const SweepRun& run);
 

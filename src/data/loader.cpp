@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace fcnlab {
 

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 namespace fcnlab {
 namespace {

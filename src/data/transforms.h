@@ -6,7 +6,7 @@
 
 #include "config/config.h"
 #include "data/image_io.h"
-#include "data/rng.h"
+#include "core/rng.h"
 #include "data/voc.h"
 
 namespace fcnlab {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "metrics/confusion.h"
 #include "metrics/evaluator.h"
 
@@ -19,25 +20,6 @@ namespace fcnlab::report {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// splitmix64: a small, portable generator (std:: distributions differ between libraries).
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) by rejection (no modulo bias).
-  std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t limit =
-        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
-    std::uint64_t x = 0;
-    do x = next();
-    while (x >= limit);
-    return x % n;
-  }
-};
 }  // namespace
 
 MeanStd mean_std(const std::vector<double>& values) {
@@ -178,11 +160,11 @@ std::vector<double> resampled_metrics(const FinalRecord& final, const std::vecto
 std::vector<std::vector<std::uint32_t>> bootstrap_weights(std::int64_t images, int resamples, std::uint64_t seed) {
   std::vector<std::vector<std::uint32_t>> out;
   if (images <= 0) return out;
-  SplitMix64 rng{seed};
+  Rng rng = Rng::from_state(seed);
   const auto n = static_cast<std::uint64_t>(images);
   out.assign(static_cast<std::size_t>(resamples), std::vector<std::uint32_t>(static_cast<std::size_t>(n), 0));
   for (auto& w : out)
-    for (std::uint64_t k = 0; k < n; ++k) ++w[static_cast<std::size_t>(rng.below(n))];
+    for (std::uint64_t k = 0; k < n; ++k) ++w[static_cast<std::size_t>(rng.below_unbiased(n))];
   return out;
 }
 

@@ -159,15 +159,11 @@ void validate(const SlurmOptions& o) {
   }
 }
 
-std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const SlurmOptions& o) {
-  validate(o);
-  if (!job.exe.is_absolute())
-    throw UsageError(fmt::format("fcnlab binary '{}' must be an absolute path", job.exe.string()));
-  if (!job.workdir.is_absolute())
-    throw UsageError(fmt::format("working directory '{}' must be an absolute path", job.workdir.string()));
-  const auto dir = slurm_dir(spec);
-  check_line("results directory", dir.string());
-  std::ostringstream s;
+namespace {
+
+// The #SBATCH directives and the table of the array's tasks (each task's run id).
+void put_sbatch_header(std::ostream& s, const SweepSpec& spec, const SlurmJob& job, const SlurmOptions& o,
+                       const std::filesystem::path& dir) {
   s << "#!/bin/bash\n"
     << "# fcnlab sweep " << spec.name << ": " << job.tasks.size() << " of " << spec.runs.size()
     << " runs as a SLURM job array (written by fcnlab sweep --launcher slurm, " << utc_now("%Y-%m-%dT%H:%M:%SZ")
@@ -192,6 +188,11 @@ std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const
       throw UsageError(fmt::format("array task {}: the sweep has runs 0..{}", t, spec.runs.size() - 1));
     s << fmt::format("# {:>4}  {}\n", t, spec.runs[t].paths.run_id);
   }
+}
+
+// The shell part: runs `fcnlab sweep --task`, forwards SLURM's signals to it and requeues the task
+// when its time limit nears.
+void put_sbatch_body(std::ostream& s, const SlurmJob& job, const SlurmOptions& o) {
   std::string command = shell_quote(job.exe.string()) + " sweep";
   for (const auto& a : job.sweep_args) command += " " + shell_quote(a);
   command += " --task \"$task\"";
@@ -221,6 +222,21 @@ std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const
     << "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${task}\"\n"
     << "fi\n"
     << "exit \"$rc\"\n";
+}
+
+}  // namespace
+
+std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const SlurmOptions& o) {
+  validate(o);
+  if (!job.exe.is_absolute())
+    throw UsageError(fmt::format("fcnlab binary '{}' must be an absolute path", job.exe.string()));
+  if (!job.workdir.is_absolute())
+    throw UsageError(fmt::format("working directory '{}' must be an absolute path", job.workdir.string()));
+  const auto dir = slurm_dir(spec);
+  check_line("results directory", dir.string());
+  std::ostringstream s;
+  put_sbatch_header(s, spec, job, o, dir);
+  put_sbatch_body(s, job, o);
   return s.str();
 }
 

@@ -2,8 +2,8 @@
 
 #include <iostream>
 
+#include "cli/final_table.h"
 #include "cli/options.h"
-#include "cli/report_format.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/log.h"

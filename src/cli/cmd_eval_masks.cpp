@@ -20,6 +20,7 @@
 #include "data/image_io.h"
 #include "data/voc.h"
 #include "metrics/evaluator.h"
+#include "report/report.h"
 #include "results/run_file.h"
 #include "train/final_record.h"
 
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Format { md, csv, json };
+using report::Format;  // md, csv and json (eval-masks has no LaTeX table)
 
 std::set<std::string> pngs_in(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: not a directory", dir.string()));
@@ -192,15 +193,10 @@ int cmd_eval_masks(const Args& args) {
     return 0;
   }
   if (gt.empty() || pred.empty()) throw UsageError("fcnlab eval-masks: --gt DIR and --pred DIR are required");
-  Format fmt_out;
-  if (format == "md")
-    fmt_out = Format::md;
-  else if (format == "csv")
-    fmt_out = Format::csv;
-  else if (format == "json")
-    fmt_out = Format::json;
-  else
+  const auto parsed = parse_enum<Format>(format);
+  if (!parsed || *parsed == Format::latex)
     throw UsageError(fmt::format("fcnlab eval-masks: --format must be md, csv or json, not '{}'", format));
+  const Format fmt_out = *parsed;
   std::vector<fs::path> files(p.configs.begin(), p.configs.end());
   Config cfg = load_config(files, p.overrides);
   if (num_classes == 0) num_classes = cfg.data.num_classes;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cli/final_table.h"
 #include "cli/options.h"
-#include "cli/report_format.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "results/run_file.h"

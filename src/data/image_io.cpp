@@ -23,10 +23,6 @@ void check_pixel_count(const std::string& name, const char* kind, std::uint64_t 
         fmt::format("{}: {} of {}x{} pixels is larger than the supported {} pixels", name, kind, w, h, kMaxPixels));
 }
 
-std::string quoted(const std::filesystem::path& file) {
-  return file.string();
-}
-
 struct TjDeleter {
   void operator()(void* h) const noexcept {
     if (h) tjDestroy(h);
@@ -40,10 +36,10 @@ struct TjBufferDeleter {
 
 void write_bytes(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw IoError(fmt::format("cannot open {} for writing", quoted(file)));
+  if (!out) throw IoError(fmt::format("cannot open {} for writing", file.string()));
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) throw IoError(fmt::format("cannot write {}", quoted(file)));
+  if (!out) throw IoError(fmt::format("cannot write {}", file.string()));
 }
 
 // ---- libpng: errors longjmp back to the setjmp in the function that drives libpng. Those
@@ -162,15 +158,15 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) {
     std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", quoted(file)));
-    throw DataError(fmt::format("cannot open {}", quoted(file)));
+    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", file.string()));
+    throw DataError(fmt::format("cannot open {}", file.string()));
   }
   const std::streamoff size = in.tellg();
-  if (size < 0) throw DataError(fmt::format("cannot read {}", quoted(file)));
+  if (size < 0) throw DataError(fmt::format("cannot read {}", file.string()));
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (!in) throw DataError(fmt::format("cannot read {}", quoted(file)));
+  if (!in) throw DataError(fmt::format("cannot read {}", file.string()));
   return bytes;
 }
 
@@ -222,7 +218,7 @@ Image8 decode_jpeg_rgb(const std::uint8_t* data, std::size_t size, const std::st
 
 Image8 read_jpeg_rgb(const std::filesystem::path& file) {
   const auto bytes = read_file_bytes(file);
-  return decode_jpeg_rgb(bytes.data(), bytes.size(), quoted(file));
+  return decode_jpeg_rgb(bytes.data(), bytes.size(), file.string());
 }
 
 std::vector<std::uint8_t> encode_jpeg(const Image8& rgb, int quality, bool subsample_420) {
@@ -249,26 +245,27 @@ ImageHeader read_jpeg_header(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", quoted(file)));
-    throw DataError(fmt::format("cannot open {}", quoted(file)));
+    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", file.string()));
+    throw DataError(fmt::format("cannot open {}", file.string()));
   }
   auto get = [&]() -> int {
     const int c = in.get();
     if (c == std::char_traits<char>::eof())
-      throw DataError(fmt::format("{}: truncated JPEG header (no frame header found)", quoted(file)));
+      throw DataError(fmt::format("{}: truncated JPEG header (no frame header found)", file.string()));
     return c;
   };
-  if (get() != 0xFF || get() != 0xD8) throw DataError(fmt::format("{}: not a JPEG file (no SOI marker)", quoted(file)));
+  if (get() != 0xFF || get() != 0xD8)
+    throw DataError(fmt::format("{}: not a JPEG file (no SOI marker)", file.string()));
   for (;;) {
     int c = get();
-    if (c != 0xFF) throw DataError(fmt::format("{}: corrupt JPEG header (expected a marker)", quoted(file)));
+    if (c != 0xFF) throw DataError(fmt::format("{}: corrupt JPEG header (expected a marker)", file.string()));
     do c = get();
     while (c == 0xFF);                                    // fill bytes
     if (c == 0x01 || (c >= 0xD0 && c <= 0xD7)) continue;  // markers without a length
     if (c == 0xD9 || c == 0xDA)
-      throw DataError(fmt::format("{}: corrupt JPEG header (no frame header before scan data)", quoted(file)));
+      throw DataError(fmt::format("{}: corrupt JPEG header (no frame header before scan data)", file.string()));
     const int len = (get() << 8) | get();
-    if (len < 2) throw DataError(fmt::format("{}: corrupt JPEG header (segment length {})", quoted(file), len));
+    if (len < 2) throw DataError(fmt::format("{}: corrupt JPEG header (segment length {})", file.string(), len));
     const bool sof = c >= 0xC0 && c <= 0xCF && c != 0xC4 && c != 0xC8 && c != 0xCC;
     if (sof) {
       get();  // precision
@@ -276,7 +273,7 @@ ImageHeader read_jpeg_header(const std::filesystem::path& file) {
       h.height = (get() << 8) | get();
       h.width = (get() << 8) | get();
       if (h.width <= 0 || h.height <= 0)
-        throw DataError(fmt::format("{}: JPEG has empty size {}x{}", quoted(file), h.width, h.height));
+        throw DataError(fmt::format("{}: JPEG has empty size {}x{}", file.string(), h.width, h.height));
       return h;
     }
     in.seekg(len - 2, std::ios::cur);
@@ -317,7 +314,7 @@ Image8 decode_png_label(const std::uint8_t* data, std::size_t size, const std::s
 
 Image8 read_png_label(const std::filesystem::path& file) {
   const auto bytes = read_file_bytes(file);
-  return decode_png_label(bytes.data(), bytes.size(), quoted(file));
+  return decode_png_label(bytes.data(), bytes.size(), file.string());
 }
 
 std::array<std::uint8_t, 3> voc_palette_color(int index) {
@@ -362,13 +359,13 @@ PngHeader read_png_header(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", quoted(file)));
-    throw DataError(fmt::format("cannot open {}", quoted(file)));
+    if (!std::filesystem::exists(file, ec)) throw DataError(fmt::format("missing file {}", file.string()));
+    throw DataError(fmt::format("cannot open {}", file.string()));
   }
   std::array<unsigned char, 26> b{};
   in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
   if (!in || png_sig_cmp(b.data(), 0, 8) != 0 || std::memcmp(b.data() + 12, "IHDR", 4) != 0)
-    throw DataError(fmt::format("{}: not a PNG file (bad signature or IHDR)", quoted(file)));
+    throw DataError(fmt::format("{}: not a PNG file (bad signature or IHDR)", file.string()));
   auto be32 = [&](std::size_t o) {
     return static_cast<int>((std::uint32_t{b[o]} << 24) | (std::uint32_t{b[o + 1]} << 16) |
                             (std::uint32_t{b[o + 2]} << 8) | std::uint32_t{b[o + 3]});

@@ -5,8 +5,8 @@
 #include <torch/torch.h>
 
 #include "config/config.h"
-#include "data/image_io.h"
 #include "core/rng.h"
+#include "data/image_io.h"
 #include "data/voc.h"
 
 namespace fcnlab {

@@ -1,4 +1,4 @@
-#include "cli/report_format.h"
+#include "cli/final_table.h"
 
 #include <fmt/format.h>
 

@@ -274,9 +274,16 @@ TEST_CASE("real VOC sample: dataset reads every listed pair", "[data][voc][voc-s
     CHECK(s.image.width == s.label.width);
     CHECK(s.image.height == s.label.height);
   }
-  const auto b = load_val_batch(*va, {0, 1, 2}, c);
+  std::vector<Sample> decoded;
+  const auto b = load_val_batch(*va, {0, 1, 2}, c, &decoded);
   CHECK(b.images.size(0) == 3);
   CHECK(b.labels.max().item<std::int64_t>() == 255);
+  // The decoded samples come along, in order, at the sizes the batch records.
+  REQUIRE(decoded.size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(decoded[k].id == va->id(k));
+    CHECK(b.sizes[k] == std::pair<std::int64_t, std::int64_t>{decoded[k].image.height, decoded[k].image.width});
+  }
 }
 
 // ---------------------------------------------------------------- transforms
@@ -428,6 +435,8 @@ TEST_CASE("val batches pad to the largest image with 0 / 255, in order", "[data]
   CHECK(b.images[0][0][20][3].item<float>() == 0.0f);
   CHECK(b.labels[1][20][3].item<std::int64_t>() == ((0 + 3 * 2) % 21));
   CHECK(b.labels[1][3][12].item<std::int64_t>() == 255);
+  // Each image's own size, for cropping the padding away again.
+  CHECK(b.sizes == std::vector<std::pair<std::int64_t, std::int64_t>>{{8, 16}, {24, 8}});
 }
 
 // ---------------------------------------------------------------- data check

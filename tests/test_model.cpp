@@ -9,10 +9,13 @@
 #include <map>
 
 #include "core/error.h"
+#include "data/toy.h"
+#include "data/voc.h"
 #include "helpers.h"
 #include "model/fcn.h"
 #include "model/geometry.h"
 #include "model/pretrained.h"
+#include "train/evaluate.h"
 
 using namespace fcnlab;
 using Catch::Matchers::Contains;
@@ -502,4 +505,34 @@ TEST_CASE("fcnlab model prints the layer table with parameters and FLOPs", "[mod
   r = fcnlab::test::run_fcnlab("model --config '" + toy + "' --size 64x48 --bench 2");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.out, Contains("square"));
+}
+
+TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, and keeps the examples",
+          "[model][eval]") {
+  TempDir dir;
+  fcnlab::ToyOptions toy;
+  toy.out = dir.path() / "toy";
+  toy.train = 2;
+  toy.val = 3;
+  toy.size = 32;
+  fcnlab::make_toy(toy);
+  const Config cfg = fcnlab::test::toy_config({"data.root=" + toy.out.string(), "eval.examples=2", "data.val_batch=2"});
+  const auto val = fcnlab::VocSegmentation::from_config(cfg.data, fcnlab::Split::val);
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  model->train();
+  fcnlab::Examples examples;
+  std::vector<std::string> ids;
+  const auto r = fcnlab::evaluate_model(model, *val, cfg, torch::Device(torch::kCPU), &examples, &ids);
+  CHECK(model->is_training());
+  CHECK(r.images == 3);
+  CHECK(ids == std::vector<std::string>{val->id(0), val->id(1), val->id(2)});
+  CHECK(examples.count == 2);
+  CHECK(examples.ids == std::vector<std::string>{val->id(0), val->id(1)});
+  CHECK(examples.height == 32);
+  // The example label is the dataset's own, decoded once with the batch.
+  const auto first = val->get(0);
+  CHECK(std::equal(first.label.pixels.begin(), first.label.pixels.end(), examples.label.begin()));
+  model->eval();
+  fcnlab::evaluate_model(model, *val, cfg, torch::Device(torch::kCPU), nullptr, nullptr);
+  CHECK_FALSE(model->is_training());
 }

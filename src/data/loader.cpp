@@ -31,6 +31,7 @@ Batch collate(std::vector<TensorSample> samples, std::vector<std::string> ids, b
     const auto& s = samples[static_cast<std::size_t>(i)];
     out.images[i].slice(1, 0, s.image.size(1)).slice(2, 0, s.image.size(2)).copy_(s.image);
     out.labels[i].slice(0, 0, s.label.size(0)).slice(1, 0, s.label.size(1)).copy_(s.label);
+    out.sizes.emplace_back(s.image.size(1), s.image.size(2));
   }
   out.ids = std::move(ids);
   return out;
@@ -198,13 +199,16 @@ std::vector<std::vector<std::size_t>> val_batches(std::size_t n, int batch) {
   return out;
 }
 
-Batch load_val_batch(const VocSegmentation& ds, const std::vector<std::size_t>& indices, const DataConfig& cfg) {
+Batch load_val_batch(const VocSegmentation& ds, const std::vector<std::size_t>& indices, const DataConfig& cfg,
+                     std::vector<Sample>* decoded) {
   std::vector<TensorSample> samples;
   std::vector<std::string> ids;
+  if (decoded) decoded->clear();
   for (auto i : indices) {
-    const Sample raw = ds.get(i);
+    Sample raw = ds.get(i);
     samples.push_back(plain_sample(raw, cfg));
     ids.push_back(raw.id);
+    if (decoded) decoded->push_back(std::move(raw));
   }
   return collate(std::move(samples), std::move(ids));
 }

@@ -20,6 +20,9 @@ struct Batch {
   // [B,H,W] uint8, 255 = void: an eighth of int64's bytes to copy to the GPU (the loss widens them there)
   torch::Tensor labels;
   std::vector<std::string> ids;
+  // Each image's own height and width: the batch pads them to the largest, and whoever scores or
+  // shows a prediction crops it back to these.
+  std::vector<std::pair<std::int64_t, std::int64_t>> sizes;
 };
 
 // Stacks samples, padding each to the largest height and width in the batch (image 0 after
@@ -54,7 +57,9 @@ class TrainLoader {
 
 // Validation: consecutive batches of `batch` indices over [0, n) (the last may be smaller).
 std::vector<std::vector<std::size_t>> val_batches(std::size_t n, int batch);
-// No augmentation; images padded to the largest in the batch; deterministic.
-Batch load_val_batch(const VocSegmentation& ds, const std::vector<std::size_t>& indices, const DataConfig& cfg);
+// No augmentation; images padded to the largest in the batch; deterministic. With `decoded`, the
+// decoded samples are handed over too (in the order of `indices`), so nobody decodes them again.
+Batch load_val_batch(const VocSegmentation& ds, const std::vector<std::size_t>& indices, const DataConfig& cfg,
+                     std::vector<Sample>* decoded = nullptr);
 
 }  // namespace fcnlab

@@ -71,18 +71,69 @@ int recorded_cpu_threads(const std::string& device_name) {
   return device_name == cpu_device_name(threads) ? threads : 0;
 }
 
+namespace {
+
+// Sets a model to eval mode for a scope and gives it back the mode it had.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(FCN& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
+  ~EvalModeScope() { model_->train(was_training_); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  FCN& model_;
+  bool was_training_;
+};
+
+// The example images, labels and predictions, each at the top left of a frame as large as the
+// largest of them (void / 0 elsewhere).
+void pack_examples(const std::vector<Sample>& kept, const std::vector<torch::Tensor>& kept_pred, Examples& e) {
+  e.count = static_cast<std::int64_t>(kept.size());
+  e.height = 0;
+  e.width = 0;
+  for (const auto& s : kept) {
+    e.height = std::max<std::int64_t>(e.height, s.image.height);
+    e.width = std::max<std::int64_t>(e.width, s.image.width);
+  }
+  const auto hw = static_cast<std::size_t>(e.height * e.width);
+  e.image.assign(static_cast<std::size_t>(e.count) * hw * 3, 0);
+  e.label.assign(static_cast<std::size_t>(e.count) * hw, 255);
+  e.pred.assign(static_cast<std::size_t>(e.count) * hw, 255);
+  e.ids.clear();
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    const auto& s = kept[i];
+    const auto* pp = kept_pred[i].data_ptr<std::uint8_t>();
+    for (int y = 0; y < s.image.height; ++y) {
+      for (int x = 0; x < s.image.width; ++x) {
+        const auto dst =
+            i * hw + static_cast<std::size_t>(y) * static_cast<std::size_t>(e.width) + static_cast<std::size_t>(x);
+        const auto src =
+            static_cast<std::size_t>(y) * static_cast<std::size_t>(s.image.width) + static_cast<std::size_t>(x);
+        for (int c = 0; c < 3; ++c)
+          e.image[dst * 3 + static_cast<std::size_t>(c)] = s.image.pixels[src * 3 + static_cast<std::size_t>(c)];
+        e.label[dst] = s.label.pixels[src];
+        e.pred[dst] = pp[src];
+      }
+    }
+    e.ids.push_back(s.id);
+  }
+}
+
+}  // namespace
+
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
                           Examples* examples, std::vector<std::string>* image_ids) {
   torch::NoGradGuard no_grad;
-  model->eval();
+  const EvalModeScope eval_mode(model);
   SegmentationEvaluator evaluator(cfg.data.num_classes, BoundaryOptions{cfg.eval.trimap_widths, cfg.eval.bf_tolerance,
                                                                         cfg.eval.boundary_iou_dilation});
   const auto n_examples = examples ? std::min<std::size_t>(static_cast<std::size_t>(cfg.eval.examples), ds.size()) : 0;
-  std::vector<Sample> kept;
+  std::vector<Sample> decoded, kept;
   std::vector<torch::Tensor> kept_pred;
   if (image_ids) image_ids->clear();
   for (const auto& indices : val_batches(ds.size(), cfg.data.val_batch)) {
-    const Batch batch = load_val_batch(ds, indices, cfg.data);
+    const Batch batch = load_val_batch(ds, indices, cfg.data, n_examples > 0 ? &decoded : nullptr);
     torch::Tensor logits;
     {
       // The training precision and layout (optim.amp, optim.channels_last) for evaluation too.
@@ -92,8 +143,7 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
     const auto pred = logits.argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
     const auto label = batch.labels.to(torch::kUInt8).contiguous();
     for (std::size_t k = 0; k < indices.size(); ++k) {
-      const auto header = read_jpeg_header(ds.image_path(indices[k]));
-      const std::int64_t h = header.height, w = header.width;
+      const auto [h, w] = batch.sizes[k];
       const auto kk = static_cast<std::int64_t>(k);
       // Crop the padding of the batch away: metrics see each image at its own size.
       const auto p = pred[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
@@ -102,43 +152,12 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
                         static_cast<int>(w));
       if (image_ids) image_ids->push_back(ds.id(indices[k]));
       if (indices[k] < n_examples) {
-        kept.push_back(ds.get(indices[k]));
+        kept.push_back(std::move(decoded[k]));
         kept_pred.push_back(p);
       }
     }
   }
-  if (examples && !kept.empty()) {
-    Examples& e = *examples;
-    e.count = static_cast<std::int64_t>(kept.size());
-    e.height = 0;
-    e.width = 0;
-    for (const auto& s : kept) {
-      e.height = std::max<std::int64_t>(e.height, s.image.height);
-      e.width = std::max<std::int64_t>(e.width, s.image.width);
-    }
-    const auto hw = static_cast<std::size_t>(e.height * e.width);
-    e.image.assign(static_cast<std::size_t>(e.count) * hw * 3, 0);
-    e.label.assign(static_cast<std::size_t>(e.count) * hw, 255);
-    e.pred.assign(static_cast<std::size_t>(e.count) * hw, 255);
-    e.ids.clear();
-    for (std::size_t i = 0; i < kept.size(); ++i) {
-      const auto& s = kept[i];
-      const auto* pp = kept_pred[i].data_ptr<std::uint8_t>();
-      for (int y = 0; y < s.image.height; ++y) {
-        for (int x = 0; x < s.image.width; ++x) {
-          const auto dst =
-              i * hw + static_cast<std::size_t>(y) * static_cast<std::size_t>(e.width) + static_cast<std::size_t>(x);
-          const auto src =
-              static_cast<std::size_t>(y) * static_cast<std::size_t>(s.image.width) + static_cast<std::size_t>(x);
-          for (int c = 0; c < 3; ++c)
-            e.image[dst * 3 + static_cast<std::size_t>(c)] = s.image.pixels[src * 3 + static_cast<std::size_t>(c)];
-          e.label[dst] = s.label.pixels[src];
-          e.pred[dst] = pp[src];
-        }
-      }
-      e.ids.push_back(s.id);
-    }
-  }
+  if (examples && !kept.empty()) pack_examples(kept, kept_pred, *examples);
   return evaluator.evaluate();
 }
 

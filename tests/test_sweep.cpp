@@ -158,7 +158,7 @@ TEST_CASE("shards partition the runs: every run exactly once", "[sweep]") {
       for (auto c : seen) CHECK(c == 1);
     }
   }
-  CHECK_THROWS(shard_indices(5, 3, 3));
+  CHECK_THROWS_AS(shard_indices(5, 3, 3), OptionError);
 }
 
 TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]") {

@@ -9,6 +9,7 @@
 namespace fcnlab::cli {
 
 std::string flag_of(const std::string& option) {
+  if (option == "sbatch_args") return "--sbatch-arg";  // the one flag named for one of its values
   std::string flag = "--" + option;
   std::replace(flag.begin(), flag.end(), '_', '-');
   return flag;

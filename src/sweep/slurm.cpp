@@ -12,10 +12,12 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "core/file.h"
 #include "core/host.h"
+#include "core/text.h"
 
 namespace fcnlab {
 
@@ -46,13 +48,6 @@ Captured capture(const std::string& command) {
   return c;
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
 bool all_of_chars(std::string_view s, std::string_view allowed_punct) {
   return std::all_of(s.begin(), s.end(), [&](char ch) {
     return std::isdigit(static_cast<unsigned char>(ch)) || allowed_punct.find(ch) != std::string_view::npos;
@@ -65,9 +60,9 @@ std::string sbatch_value(std::string_view v) {
   return "\"" + std::string(v) + "\"";
 }
 
-void check_line(std::string_view option, std::string_view value) {
-  if (value.find_first_of("\n\r\"") != std::string_view::npos)
-    throw UsageError(fmt::format("{} '{}': newlines and double quotes are not allowed", option, value));
+// A value that can stand on one line of the script (no newline to start another, no quote to end one).
+bool fits_on_line(std::string_view value) {
+  return value.find_first_of("\n\r\"") == std::string_view::npos;
 }
 
 }  // namespace
@@ -85,7 +80,7 @@ std::string_view to_string(Launcher launcher) {
 Launcher parse_launcher(std::string_view text) {
   if (text == "local") return Launcher::local;
   if (text == "slurm") return Launcher::slurm;
-  throw UsageError(fmt::format("--launcher '{}': expected one of local, slurm", text));
+  throw OptionError("launcher", fmt::format("'{}': expected one of local, slurm", text));
 }
 
 std::string shell_quote(std::string_view word) {
@@ -105,8 +100,8 @@ std::string shell_quote(std::string_view word) {
 }
 
 std::string array_spec(std::vector<std::size_t> indices, int parallelism) {
-  if (indices.empty()) throw UsageError("a SLURM array needs at least one task");
-  if (parallelism < 0) throw UsageError(fmt::format("--array-parallelism {}: expected a count >= 0", parallelism));
+  if (indices.empty()) throw std::invalid_argument("array_spec: a SLURM array needs at least one task");
+  if (parallelism < 0) throw OptionError("array_parallelism", fmt::format("{}: expected a count >= 0", parallelism));
   std::sort(indices.begin(), indices.end());
   indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
   std::string out;
@@ -135,27 +130,29 @@ std::filesystem::path slurm_dir(const SweepSpec& spec) {
 
 void validate(const SlurmOptions& o) {
   if (!o.time.empty() && (!all_of_chars(o.time, ":-") || !std::isdigit(static_cast<unsigned char>(o.time.front()))))
-    throw UsageError(fmt::format("--time '{}': expected MM, HH:MM:SS or D-HH:MM:SS", o.time));
+    throw OptionError("time", fmt::format("'{}': expected MM, HH:MM:SS or D-HH:MM:SS", o.time));
   if (!o.mem.empty()) {
     std::string_view m = o.mem;
     if (std::string_view("KMGTkmgt").find(m.back()) != std::string_view::npos) m.remove_suffix(1);
     if (m.empty() || !all_of_chars(m, ""))
-      throw UsageError(fmt::format("--mem '{}': expected a size such as 16000 or 32G", o.mem));
+      throw OptionError("mem", fmt::format("'{}': expected a size such as 16000 or 32G", o.mem));
   }
   if (!o.partition.empty() && !std::all_of(o.partition.begin(), o.partition.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == ',' || ch == '.';
       }))
-    throw UsageError(fmt::format("--partition '{}': expected partition names (letters, digits, _ - . ,)", o.partition));
-  if (o.gpus_per_task < 0) throw UsageError(fmt::format("--gpus-per-task {}: expected >= 0", o.gpus_per_task));
-  if (o.cpus_per_task < 0) throw UsageError(fmt::format("--cpus-per-task {}: expected >= 0", o.cpus_per_task));
+    throw OptionError("partition",
+                      fmt::format("'{}': expected partition names (letters, digits, _ - . ,)", o.partition));
+  if (o.gpus_per_task < 0) throw OptionError("gpus_per_task", fmt::format("{}: expected >= 0", o.gpus_per_task));
+  if (o.cpus_per_task < 0) throw OptionError("cpus_per_task", fmt::format("{}: expected >= 0", o.cpus_per_task));
   if (o.array_parallelism < 0)
-    throw UsageError(fmt::format("--array-parallelism {}: expected >= 0", o.array_parallelism));
+    throw OptionError("array_parallelism", fmt::format("{}: expected >= 0", o.array_parallelism));
   if (o.signal_seconds < 1 || o.signal_seconds > 65535)
-    throw UsageError(fmt::format("--signal-seconds {}: expected 1..65535", o.signal_seconds));
+    throw OptionError("signal_seconds", fmt::format("{}: expected 1..65535", o.signal_seconds));
   for (const auto& a : o.sbatch_args) {
-    check_line("--sbatch-arg", a);
+    if (!fits_on_line(a))
+      throw OptionError("sbatch_args", fmt::format("'{}': newlines and double quotes are not allowed", a));
     if (a.rfind("-", 0) != 0)
-      throw UsageError(fmt::format("--sbatch-arg '{}': expected an sbatch option (-x or --xyz=v)", a));
+      throw OptionError("sbatch_args", fmt::format("'{}': expected an sbatch option (-x or --xyz=v)", a));
   }
 }
 
@@ -185,7 +182,8 @@ void put_sbatch_header(std::ostream& s, const SweepSpec& spec, const SlurmJob& j
   s << "#\n# task  run\n";
   for (const auto t : job.tasks) {
     if (t >= spec.runs.size())
-      throw UsageError(fmt::format("array task {}: the sweep has runs 0..{}", t, spec.runs.size() - 1));
+      throw std::invalid_argument(
+          fmt::format("SlurmJob: array task {}: the sweep has runs 0..{}", t, spec.runs.size() - 1));
     s << fmt::format("# {:>4}  {}\n", t, spec.runs[t].paths.run_id);
   }
 }
@@ -229,11 +227,14 @@ void put_sbatch_body(std::ostream& s, const SlurmJob& job, const SlurmOptions& o
 std::string make_sbatch_script(const SweepSpec& spec, const SlurmJob& job, const SlurmOptions& o) {
   validate(o);
   if (!job.exe.is_absolute())
-    throw UsageError(fmt::format("fcnlab binary '{}' must be an absolute path", job.exe.string()));
+    throw std::invalid_argument(fmt::format("SlurmJob: fcnlab binary '{}' must be an absolute path", job.exe.string()));
   if (!job.workdir.is_absolute())
-    throw UsageError(fmt::format("working directory '{}' must be an absolute path", job.workdir.string()));
+    throw std::invalid_argument(
+        fmt::format("SlurmJob: working directory '{}' must be an absolute path", job.workdir.string()));
   const auto dir = slurm_dir(spec);
-  check_line("results directory", dir.string());
+  if (!fits_on_line(dir.string()))
+    throw ConfigError(
+        fmt::format("run.results_dir: the SLURM directory '{}' has a newline or a double quote", dir.string()));
   std::ostringstream s;
   put_sbatch_header(s, spec, job, o, dir);
   put_sbatch_body(s, job, o);

@@ -22,7 +22,7 @@ namespace fcnlab {
 
 enum class Launcher { local, slurm };
 std::string_view to_string(Launcher launcher);
-Launcher parse_launcher(std::string_view text);  // UsageError naming --launcher and the allowed values
+Launcher parse_launcher(std::string_view text);  // OptionError ("launcher") naming the allowed values
 
 struct SlurmOptions {
   std::string partition;                 // --partition (empty: the cluster default)
@@ -48,7 +48,8 @@ struct SlurmJob {
 std::string shell_quote(std::string_view word);
 
 // "0-3,5,7-8%2": ranges of consecutive indices; %K when parallelism > 0. Indices need not be
-// sorted; duplicates are removed. Throws UsageError when empty or parallelism < 0.
+// sorted; duplicates are removed. Throws OptionError for parallelism < 0 (and
+// invalid_argument when empty: callers submit nothing then).
 std::string array_spec(std::vector<std::size_t> indices, int parallelism);
 
 // Run indices whose state is not done (no result file).
@@ -57,7 +58,7 @@ std::vector<std::size_t> unfinished_runs(const SweepSpec& spec);
 // <experiment_dir>/slurm, absolute.
 std::filesystem::path slurm_dir(const SweepSpec& spec);
 
-// Checks the options (time/mem formats, counts, no newlines); throws UsageError naming the option.
+// Checks the options (time/mem formats, counts, no newlines); throws OptionError naming the field.
 void validate(const SlurmOptions& options);
 
 // The sbatch script (bash) for `job`.

@@ -281,7 +281,7 @@ RunStatusInfo run_state(const SweepRun& run) {
 
 std::vector<std::size_t> shard_indices(std::size_t runs, int shard, int shards) {
   if (shards < 1 || shard < 0 || shard >= shards)
-    throw UsageError(fmt::format("--shard {}/{}: expected i/N with 0 <= i < N", shard, shards));
+    throw OptionError("shard", fmt::format("{}/{}: expected i/N with 0 <= i < N", shard, shards));
   std::vector<std::size_t> out;
   for (std::size_t i = static_cast<std::size_t>(shard); i < runs; i += static_cast<std::size_t>(shards))
     out.push_back(i);

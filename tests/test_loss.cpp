@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "core/error.h"
+#include "data/check.h"
 #include "loss/class_weights.h"
 #include "loss/loss.h"
 

@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "core/host.h"
+#include "data/check.h"
 #include "data/voc.h"
 #include "helpers.h"
 #include "model/fcn.h"
@@ -135,6 +136,26 @@ void write_variant(const std::filesystem::path& file, const std::filesystem::pat
 }
 
 }  // namespace
+
+TEST_CASE("the start-up data check gathers the class statistics of the training labels", "[train]") {
+  const Config cfg = fcnlab::test::toy_config({"data.root=" + toy_root().string()});
+  const DataCheckReport rep = check_dataset_quick(cfg.data);
+  // The same statistics from every decoded training label (the computation alone is tested in test_loss).
+  ClassPixelStats expected(cfg.data.num_classes);
+  const auto train = VocSegmentation::from_config(cfg.data, Split::train);
+  for (std::size_t i = 0; i < train->size(); ++i) {
+    const Sample sample = train->get(i);
+    expected.add(sample.label.pixels.data(), sample.label.pixels.size());
+  }
+  CHECK(rep.train_classes.pixel_counts == expected.pixel_counts);
+  CHECK(rep.train_classes.image_pixel_totals == expected.image_pixel_totals);
+  // The val labels are checked too but are not training labels.
+  std::uint64_t all = 0;
+  for (const auto n : rep.class_pixels) all += n;
+  std::int64_t train_only = 0;
+  for (const auto n : expected.pixel_counts) train_only += n;
+  CHECK(static_cast<std::uint64_t>(train_only) < all);
+}
 
 TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class", "[train][e2e]") {
   TempDir results;

@@ -83,11 +83,55 @@ std::vector<std::string> split_names(const DataConfig& cfg) {
   return names;
 }
 
+// Adds one checked image/label pair to the report.
+void add_item(DataCheckReport& rep, ItemResult& r, int num_classes, bool train_split) {
+  ++rep.images_checked;
+  for (auto& p : r.problems) rep.problems.push_back(std::move(p));
+  if (!r.decoded) return;
+  std::uint64_t invalid = 0;
+  for (int v = 0; v < 256; ++v) {
+    const auto c = r.counts[static_cast<std::size_t>(v)];
+    if (v < num_classes)
+      rep.class_pixels[static_cast<std::size_t>(v)] += c;
+    else if (v == 255)
+      rep.void_pixels += c;
+    else
+      invalid += c;
+  }
+  rep.invalid_pixels += invalid;
+  // A label with values out of range is a problem already; it would only skew the statistics.
+  if (train_split && invalid == 0) rep.train_classes.add_histogram(r.counts);
+}
+
 }  // namespace
+
+ClassPixelStats::ClassPixelStats(int num_classes)
+    : pixel_counts(static_cast<std::size_t>(num_classes), 0),
+      image_pixel_totals(static_cast<std::size_t>(num_classes), 0) {}
+
+void ClassPixelStats::add(const std::uint8_t* labels, std::size_t n) {
+  std::vector<std::uint64_t> value_counts(256, 0);
+  for (std::size_t i = 0; i < n; ++i) ++value_counts[labels[i]];
+  add_histogram(value_counts);
+}
+
+void ClassPixelStats::add_histogram(const std::vector<std::uint64_t>& value_counts) {
+  const std::size_t C = std::min<std::size_t>(pixel_counts.size(), 255);
+  for (std::size_t v = C; v < 255; ++v)
+    if (value_counts[v]) throw DataError(fmt::format("label value {} is outside [0, {}) and is not 255 (void)", v, C));
+  std::int64_t valid = 0;
+  for (std::size_t c = 0; c < C; ++c) valid += static_cast<std::int64_t>(value_counts[c]);
+  for (std::size_t c = 0; c < C; ++c) {
+    if (value_counts[c] == 0) continue;
+    pixel_counts[c] += static_cast<std::int64_t>(value_counts[c]);
+    image_pixel_totals[c] += valid;
+  }
+}
 
 DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threads) {
   DataCheckReport rep;
   rep.class_pixels.assign(static_cast<std::size_t>(std::max(cfg.num_classes, 0)), 0);
+  rep.train_classes = ClassPixelStats(std::max(cfg.num_classes, 0));
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const fs::path root(cfg.root);
   std::error_code ec;
@@ -129,26 +173,15 @@ DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threa
     work(0);
     for (auto& th : pool) th.join();
     for (auto& r : results) {
-      ++rep.images_checked;
-      for (auto& p : r.problems) rep.problems.push_back(std::move(p));
-      if (!r.decoded) continue;
-      for (int v = 0; v < 256; ++v) {
-        const auto c = r.counts[static_cast<std::size_t>(v)];
-        if (v < cfg.num_classes)
-          rep.class_pixels[static_cast<std::size_t>(v)] += c;
-        else if (v == 255)
-          rep.void_pixels += c;
-        else
-          rep.invalid_pixels += c;
-      }
+      add_item(rep, r, cfg.num_classes, name == cfg.train_split);
     }
   }
   return rep;
 }
 
-void check_dataset_quick(const DataConfig& cfg) {
-  const DataCheckReport rep = check_dataset(cfg, CheckDepth::quick);
-  if (rep.ok()) return;
+DataCheckReport check_dataset_quick(const DataConfig& cfg) {
+  DataCheckReport rep = check_dataset(cfg, CheckDepth::quick);
+  if (rep.ok()) return rep;
   std::ostringstream msg;
   msg << fmt::format("the data under {} has {} problem(s) (run `fcnlab check-data` for a full check):", cfg.root,
                      rep.problems.size());

@@ -8,28 +8,6 @@
 
 namespace fcnlab {
 
-ClassPixelStats::ClassPixelStats(int num_classes)
-    : pixel_counts(static_cast<std::size_t>(num_classes), 0),
-      image_pixel_totals(static_cast<std::size_t>(num_classes), 0) {}
-
-void ClassPixelStats::add(const std::uint8_t* labels, std::size_t n) {
-  const std::size_t C = pixel_counts.size();
-  std::vector<std::int64_t> local(C, 0);
-  std::int64_t valid = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint8_t v = labels[i];
-    if (v == 255) continue;
-    if (v >= C) throw DataError(fmt::format("label value {} is outside [0, {}) and is not 255 (void)", v, C));
-    ++local[v];
-    ++valid;
-  }
-  for (std::size_t c = 0; c < C; ++c) {
-    if (local[c] == 0) continue;
-    pixel_counts[c] += local[c];
-    image_pixel_totals[c] += valid;
-  }
-}
-
 std::vector<double> median_frequency_weights(const std::vector<std::int64_t>& pixel_counts,
                                              const std::vector<std::int64_t>& image_pixel_totals) {
   if (pixel_counts.size() != image_pixel_totals.size())

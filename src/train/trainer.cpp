@@ -19,6 +19,7 @@
 #include "data/check.h"
 #include "data/loader.h"
 #include "data/voc.h"
+#include "loss/class_weights.h"
 #include "loss/loss.h"
 #include "metrics/evaluator.h"
 #include "model/fcn.h"
@@ -71,28 +72,12 @@ class LogFileScope {
   LogFileScope& operator=(const LogFileScope&) = delete;
 };
 
-// Median-frequency class weights from the training labels (loss.class_weights = "median_freq").
-std::vector<double> class_weights_for(const Config& cfg, const VocSegmentation& train) {
+// The class weights of loss.class_weights: given, none, or median-frequency weights from the
+// statistics of the training labels.
+std::vector<double> class_weights_for(const Config& cfg, const ClassPixelStats& train_classes) {
   if (cfg.loss.class_weighting == ClassWeighting::given) return cfg.loss.class_weights;
   if (cfg.loss.class_weighting == ClassWeighting::none) return {};
-  const int c = cfg.data.num_classes;
-  std::vector<std::int64_t> pixels(static_cast<std::size_t>(c), 0), image_totals(static_cast<std::size_t>(c), 0);
-  for (std::size_t i = 0; i < train.size(); ++i) {
-    const Sample sample = train.get(i);
-    std::vector<std::int64_t> counts(static_cast<std::size_t>(c), 0);
-    std::int64_t total = 0;
-    for (const auto v : sample.label.pixels) {
-      if (v >= c) continue;  // void
-      ++counts[v];
-      ++total;
-    }
-    for (int k = 0; k < c; ++k) {
-      const auto n = counts[static_cast<std::size_t>(k)];
-      pixels[static_cast<std::size_t>(k)] += n;
-      if (n > 0) image_totals[static_cast<std::size_t>(k)] += total;
-    }
-  }
-  return median_frequency_weights(pixels, image_totals);
+  return median_frequency_weights(train_classes.pixel_counts, train_classes.image_pixel_totals);
 }
 
 RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& paths, const RuntimeInfo& rt,
@@ -159,7 +144,7 @@ void use_checkpoint_threads(const Config& cfg, const CheckpointState& state, Run
 // What one training session steps, evaluates and checkpoints: data, model, optimiser, loss, loader.
 class Trainer {
  public:
-  Trainer(const Config& cfg, const torch::Device& device)
+  Trainer(const Config& cfg, const torch::Device& device, const ClassPixelStats& train_classes)
       : cfg_(cfg),
         device_(device),
         train_set_(VocSegmentation::from_config(cfg.data, Split::train)),
@@ -167,7 +152,7 @@ class Trainer {
         model_(prepared_model(cfg, device)),
         params_(trainable_parameters(model_)),
         optimizer_(make_optimizer(cfg.optim, model_)),
-        loss_fn_(make_step_loss(cfg, class_weights_for(cfg, *train_set_))),
+        loss_fn_(make_step_loss(cfg, class_weights_for(cfg, train_classes))),
         scaler_(device, cfg.optim.amp == Amp::fp16),
         settings_{device, cfg.optim.amp, cfg.optim.channels_last},
         loader_(train_set_, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
@@ -326,9 +311,9 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
 
   RuntimeInfo rt = configure_runtime(cfg);
   // Data: refuse to start on a broken dataset (fast check: headers and label values).
-  check_dataset_quick(cfg.data);
+  const DataCheckReport data_check = check_dataset_quick(cfg.data);
   const std::string fingerprint = dataset_fingerprint(cfg.data);
-  Trainer trainer(cfg, rt.device);
+  Trainer trainer(cfg, rt.device, data_check.train_classes);
   s.total = trainer.total_iterations();
   Trainer::Start start = trainer.start(opt, paths.work_dir, s.total, rt);
   s.saved = std::move(start.state);

@@ -20,6 +20,7 @@
 #include "report/stats.h"
 #include "results/run_file.h"
 #include "train/evaluate.h"
+#include "train/run_paths.h"
 #include "train/trainer.h"
 
 namespace fcnlab::cli {
@@ -261,7 +262,7 @@ int cmd_rerun(const Args& args) {
 
   TrainOptions options;
   options.restart = true;
-  options.subdir = "reruns";
+  options.subdir = std::string(kRerunSubdir);
   options.overrides = old_info.overrides;
   for (const auto& o : overrides) options.overrides += (options.overrides.empty() ? "" : " ") + o;
   const TrainResult r = train_run(cfg, options);

@@ -36,7 +36,7 @@ void print_runs(const SweepSpec& spec, const std::vector<std::size_t>& indices) 
 
 // `fcnlab sweep X --status`: each run's state, and the SLURM state of its newest submitted task.
 int print_status(const SweepSpec& spec) {
-  const auto submissions = read_submissions(slurm_dir(spec) / "jobs.tsv");
+  const auto submissions = read_submissions(slurm_jobs_file(slurm_dir(spec)));
   std::vector<std::string> job_ids;
   for (const auto& [run_id, sub] : submissions) job_ids.push_back(sub.job_id);
   const bool slurm_tools = have_program("squeue") || have_program("sacct");
@@ -61,139 +61,143 @@ int print_status(const SweepSpec& spec) {
   return 0;
 }
 
-}  // namespace
-
-int cmd_sweep(const Args& args) {
-  po::options_description opts("Options");
+// The command line of `fcnlab sweep` besides configs and overrides.
+struct SweepArgs {
   std::string name, shard, devices;
   int jobs = 1;
   long task = -1;
-  std::string launcher_name = "local";
+  std::string launcher = "local";
   SlurmOptions slurm;
-  opts.add_options()("name", po::value<std::string>(&name), "experiment name for a command-line multirun")(
+};
+
+po::options_description sweep_options(SweepArgs& a) {
+  po::options_description opts("Options");
+  opts.add_options()("name", po::value<std::string>(&a.name), "experiment name for a command-line multirun")(
       "dry-run", "list the runs (index, run id, axis values, status) without training")(
-      "jobs,j", po::value<int>(&jobs)->default_value(1), "runs at once (CPU default 1)")(
-      "devices", po::value<std::string>(&devices), "comma-separated CUDA devices: one run per device at a time")(
-      "shard", po::value<std::string>(&shard), "i/N: run only the i-th of N interleaved slices")(
-      "task", po::value<long>(&task), "run only run number K (SLURM array tasks use this)")(
+      "jobs,j", po::value<int>(&a.jobs)->default_value(1), "runs at once (CPU default 1)")(
+      "devices", po::value<std::string>(&a.devices), "comma-separated CUDA devices: one run per device at a time")(
+      "shard", po::value<std::string>(&a.shard), "i/N: run only the i-th of N interleaved slices")(
+      "task", po::value<long>(&a.task), "run only run number K (SLURM array tasks use this)")(
       "status", "show each run's state (result file, checkpoint) and the SLURM state of submitted tasks")(
-      "launcher", po::value<std::string>(&launcher_name)->default_value("local"),
+      "launcher", po::value<std::string>(&a.launcher)->default_value("local"),
       "local (subprocesses here) or slurm (one job array of the unfinished runs, submitted with sbatch)")(
-      "partition", po::value<std::string>(&slurm.partition), "slurm: partition")(
-      "time", po::value<std::string>(&slurm.time), "slurm: time limit per run, HH:MM:SS or D-HH:MM:SS")(
-      "gpus-per-task", po::value<int>(&slurm.gpus_per_task)->default_value(0), "slurm: GPUs per run")(
-      "cpus-per-task", po::value<int>(&slurm.cpus_per_task)->default_value(0), "slurm: CPUs per run")(
-      "mem", po::value<std::string>(&slurm.mem), "slurm: memory per run, e.g. 32G")(
-      "array-parallelism", po::value<int>(&slurm.array_parallelism)->default_value(0),
+      "partition", po::value<std::string>(&a.slurm.partition), "slurm: partition")(
+      "time", po::value<std::string>(&a.slurm.time), "slurm: time limit per run, HH:MM:SS or D-HH:MM:SS")(
+      "gpus-per-task", po::value<int>(&a.slurm.gpus_per_task)->default_value(0), "slurm: GPUs per run")(
+      "cpus-per-task", po::value<int>(&a.slurm.cpus_per_task)->default_value(0), "slurm: CPUs per run")(
+      "mem", po::value<std::string>(&a.slurm.mem), "slurm: memory per run, e.g. 32G")(
+      "array-parallelism", po::value<int>(&a.slurm.array_parallelism)->default_value(0),
       "slurm: at most K runs at once (--array=...%K; 0: no limit)")(
-      "signal-seconds", po::value<int>(&slurm.signal_seconds)->default_value(300),
+      "signal-seconds", po::value<int>(&a.slurm.signal_seconds)->default_value(300),
       "slurm: USR1 this long before the time limit: checkpoint and requeue")(
       "no-requeue", "slurm: after the time-limit signal, checkpoint and stop instead of requeueing")(
-      "sbatch-arg", po::value<std::vector<std::string>>(&slurm.sbatch_args)->composing(),
+      "sbatch-arg", po::value<std::vector<std::string>>(&a.slurm.sbatch_args)->composing(),
       "slurm: an extra #SBATCH option, e.g. --sbatch-arg=--account=abc (repeatable)");
-  const auto p = parse_args("sweep", args, opts, true, 1);
-  if (p.help) {
-    print_help(
-        "fcnlab sweep [SWEEP.toml] [--config F]... [key=v1,v2,...]... [--dry-run] [--jobs N] [--devices 0,1]\n"
-        "                    [--shard i/N] [--task K] [--name NAME] [--status]\n"
-        "       fcnlab sweep SWEEP.toml --launcher slurm [--partition P] [--time HH:MM:SS] [--gpus-per-task G]\n"
-        "                    [--cpus-per-task C] [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--dry-run]",
-        "Runs every run of a sweep file (experiments/<name>.toml: base, seeds, [set], [[grid]]) or of a\n"
-        "command-line multirun (`model.skip=32,16,8 loss.name=ce,dice`: the cartesian product). With a sweep\n"
-        "file, key=value overrides apply to every run (commas give several values). Runs are identified by\n"
-        "config hash: finished runs are skipped and runs with a checkpoint resume, so the same command after\n"
-        "an interruption completes the sweep. Each run is an `fcnlab train` subprocess; its resolved config\n"
-        "and log are in results/<experiment>/.work/<run_id>/. Exit 1 if any run failed.\n\n"
-        "--launcher slurm writes results/<experiment>/slurm/sweep-<time>.sbatch, a job array of the unfinished\n"
-        "runs (array index = run index; task K runs `fcnlab sweep ... --task K`), submits it with sbatch and\n"
-        "prints the job id; logs go to results/<experiment>/slurm/<job>_<task>.log. Before the time limit SLURM\n"
-        "sends USR1: the run checkpoints and the task requeues itself and resumes. `scancel --batch\n"
-        "--signal=TERM JOB_TASK` checkpoints and stops; submitting again resumes. With --dry-run the script\n"
-        "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.",
-        opts);
+  return opts;
+}
+
+void print_sweep_help(const po::options_description& opts) {
+  print_help(
+      "fcnlab sweep [SWEEP.toml] [--config F]... [key=v1,v2,...]... [--dry-run] [--jobs N] [--devices 0,1]\n"
+      "                    [--shard i/N] [--task K] [--name NAME] [--status]\n"
+      "       fcnlab sweep SWEEP.toml --launcher slurm [--partition P] [--time HH:MM:SS] [--gpus-per-task G]\n"
+      "                    [--cpus-per-task C] [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--dry-run]",
+      "Runs every run of a sweep file (experiments/<name>.toml: base, seeds, [set], [[grid]]) or of a\n"
+      "command-line multirun (`model.skip=32,16,8 loss.name=ce,dice`: the cartesian product). With a sweep\n"
+      "file, key=value overrides apply to every run (commas give several values). Runs are identified by\n"
+      "config hash: finished runs are skipped and runs with a checkpoint resume, so the same command after\n"
+      "an interruption completes the sweep. Each run is an `fcnlab train` subprocess; its resolved config\n"
+      "and log are in results/<experiment>/.work/<run_id>/. Exit 1 if any run failed.\n\n"
+      "--launcher slurm writes results/<experiment>/slurm/sweep-<time>.sbatch, a job array of the unfinished\n"
+      "runs (array index = run index; task K runs `fcnlab sweep ... --task K`), submits it with sbatch and\n"
+      "prints the job id; logs go to results/<experiment>/slurm/<job>_<task>.log. Before the time limit SLURM\n"
+      "sends USR1: the run checkpoints and the task requeues itself and resumes. `scancel --batch\n"
+      "--signal=TERM JOB_TASK` checkpoints and stops; submitting again resumes. With --dry-run the script\n"
+      "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.",
+      opts);
+}
+
+// What each array task runs: the same sweep, from absolute paths.
+SlurmJob slurm_job(const SweepSpec& spec, const ParsedArgs& p) {
+  SlurmJob job;
+  job.exe = self_exe();
+  job.workdir = std::filesystem::current_path();
+  if (!p.positional.empty()) {
+    job.sweep_args.push_back(std::filesystem::absolute(p.positional.front()).lexically_normal().string());
+  } else {
+    for (const auto& c : p.configs) {
+      job.sweep_args.push_back("--config");
+      job.sweep_args.push_back(std::filesystem::absolute(c).lexically_normal().string());
+    }
+    job.sweep_args.push_back("--name");
+    job.sweep_args.push_back(spec.name);  // the adhoc name hashes the config paths as written: keep it
+  }
+  job.sweep_args.insert(job.sweep_args.end(), p.overrides.begin(), p.overrides.end());
+  return job;
+}
+
+// `--launcher slurm`: one job array of the unfinished runs that SLURM does not hold already.
+int submit_to_slurm(const SweepSpec& spec, const ParsedArgs& p, const SweepArgs& a) {
+  if (a.task >= 0 || !a.shard.empty() || !a.devices.empty() || !p.vm["jobs"].defaulted())
+    throw UsageError(
+        "--launcher slurm: --task, --shard, --jobs and --devices are for local runs (SLURM places the runs)");
+  validate(a.slurm);
+  SlurmJob job = slurm_job(spec, p);
+  const auto active = active_slurm_runs(spec);
+  for (const auto i : unfinished_runs(spec))
+    if (std::find(active.begin(), active.end(), i) == active.end()) job.tasks.push_back(i);
+  if (!active.empty())
+    std::cout << fmt::format("{} unfinished runs are queued or running in SLURM already; not submitted again\n",
+                             active.size());
+  if (job.tasks.empty()) {
+    std::cout << fmt::format("sweep {}: nothing to submit ({} runs: {} queued or running, the rest done)\n", spec.name,
+                             spec.runs.size(), active.size());
     return 0;
   }
-  init_logging("info");
-  const SweepSpec spec =
-      !p.positional.empty()
-          ? load_sweep_file(p.positional.front(), p.overrides)
-          : make_multirun(std::vector<std::filesystem::path>(p.configs.begin(), p.configs.end()), p.overrides, name);
-  if (!p.positional.empty() && !p.configs.empty())
-    throw UsageError("fcnlab sweep: --config is for command-line multiruns; a sweep file names its own base");
-  if (spec.runs.empty()) throw ConfigError("the sweep has no runs");
-
-  const Launcher launcher = parse_launcher(launcher_name);
-  if (p.vm.count("no-requeue")) slurm.requeue = false;
-  if (p.vm.count("status")) return print_status(spec);
-  if (launcher == Launcher::slurm) {
-    if (task >= 0 || !shard.empty() || !devices.empty() || !p.vm["jobs"].defaulted())
-      throw UsageError(
-          "--launcher slurm: --task, --shard, --jobs and --devices are for local runs (SLURM places the runs)");
-    validate(slurm);
-    SlurmJob job;
-    job.exe = self_exe();
-    job.workdir = std::filesystem::current_path();
-    if (!p.positional.empty()) {
-      job.sweep_args.push_back(std::filesystem::absolute(p.positional.front()).lexically_normal().string());
-    } else {
-      for (const auto& c : p.configs) {
-        job.sweep_args.push_back("--config");
-        job.sweep_args.push_back(std::filesystem::absolute(c).lexically_normal().string());
-      }
-      job.sweep_args.push_back("--name");
-      job.sweep_args.push_back(spec.name);  // the adhoc name hashes the config paths as written: keep it
-    }
-    job.sweep_args.insert(job.sweep_args.end(), p.overrides.begin(), p.overrides.end());
-    const auto active = active_slurm_runs(spec);
-    for (const auto i : unfinished_runs(spec))
-      if (std::find(active.begin(), active.end(), i) == active.end()) job.tasks.push_back(i);
-    if (!active.empty())
-      std::cout << fmt::format("{} unfinished runs are queued or running in SLURM already; not submitted again\n",
-                               active.size());
-    if (job.tasks.empty()) {
-      std::cout << fmt::format("sweep {}: nothing to submit ({} runs: {} queued or running, the rest done)\n",
-                               spec.name, spec.runs.size(), active.size());
-      return 0;
-    }
-    const std::string script = make_sbatch_script(spec, job, slurm);
-    if (p.vm.count("dry-run")) {
-      std::cout << script << fmt::format("\n# {} of {} runs to submit:\n", job.tasks.size(), spec.runs.size())
-                << task_table(spec, job.tasks);
-      return 0;
-    }
-    const auto file = write_sbatch_script(spec, script);
-    const std::string job_id = submit_sbatch(file);
-    record_submission(spec, job_id, job.tasks, file);
-    std::cout << fmt::format("submitted job {} ({} of {} runs, array {}): {}\nlogs: {}/{}_<task>.log\n", job_id,
-                             job.tasks.size(), spec.runs.size(), array_spec(job.tasks, slurm.array_parallelism),
-                             file.string(), slurm_dir(spec).string(), job_id);
-    std::cout << task_table(spec, job.tasks);
+  const std::string script = make_sbatch_script(spec, job, a.slurm);
+  if (p.vm.count("dry-run")) {
+    std::cout << script << fmt::format("\n# {} of {} runs to submit:\n", job.tasks.size(), spec.runs.size())
+              << task_table(spec, job.tasks);
     return 0;
   }
+  const auto file = write_sbatch_script(spec, script);
+  const std::string job_id = submit_sbatch(file);
+  record_submission(spec, job_id, job.tasks, file);
+  std::cout << fmt::format("submitted job {} ({} of {} runs, array {}): {}\nlogs: {}/{}_<task>.log\n", job_id,
+                           job.tasks.size(), spec.runs.size(), array_spec(job.tasks, a.slurm.array_parallelism),
+                           file.string(), slurm_dir(spec).string(), job_id);
+  std::cout << task_table(spec, job.tasks);
+  return 0;
+}
 
+// The runs this process takes: --task K, --shard i/N, or all.
+std::vector<std::size_t> selected_runs(const SweepSpec& spec, const SweepArgs& a) {
   std::vector<std::size_t> indices;
-  if (task >= 0) {
-    if (static_cast<std::size_t>(task) >= spec.runs.size())
-      throw UsageError(fmt::format("--task {}: the sweep has runs 0..{}", task, spec.runs.size() - 1));
-    indices.push_back(static_cast<std::size_t>(task));
-  } else if (!shard.empty()) {
-    const auto parts = split(shard, '/');
-    if (parts.size() != 2) throw UsageError(fmt::format("--shard {}: expected i/N", shard));
+  if (a.task >= 0) {
+    if (static_cast<std::size_t>(a.task) >= spec.runs.size())
+      throw UsageError(fmt::format("--task {}: the sweep has runs 0..{}", a.task, spec.runs.size() - 1));
+    indices.push_back(static_cast<std::size_t>(a.task));
+  } else if (!a.shard.empty()) {
+    const auto parts = split(a.shard, '/');
+    if (parts.size() != 2) throw UsageError(fmt::format("--shard {}: expected i/N", a.shard));
     try {
       indices = shard_indices(spec.runs.size(), std::stoi(parts[0]), std::stoi(parts[1]));
-    } catch (const std::logic_error&) {
-      throw UsageError(fmt::format("--shard {}: expected i/N with integers", shard));
+    } catch (const std::invalid_argument&) {
+      throw UsageError(fmt::format("--shard {}: expected i/N with integers", a.shard));
+    } catch (const std::out_of_range&) {
+      throw UsageError(fmt::format("--shard {}: expected i/N with integers", a.shard));
     }
   } else {
     for (std::size_t i = 0; i < spec.runs.size(); ++i) indices.push_back(i);
   }
-  if (p.vm.count("dry-run")) {
-    print_runs(spec, indices);
-    return 0;
-  }
+  return indices;
+}
+
+// Trains the selected runs here and prints what became of them; exit 1 if one failed or a signal stopped the sweep.
+int run_here(const SweepSpec& spec, const std::vector<std::size_t>& indices, const SweepArgs& a) {
   LaunchOptions options;
-  options.jobs = jobs;
-  if (!devices.empty()) options.devices = split(devices, ',');
+  options.jobs = a.jobs;
+  if (!a.devices.empty()) options.devices = split(a.devices, ',');
   const SweepOutcome out = run_local(spec, indices, options);
   std::cout << fmt::format(
       "sweep {}: {} runs, {} trained now, {} already done, {} ended in another process, {} "
@@ -201,14 +205,45 @@ int cmd_sweep(const Args& args) {
       spec.name, out.total, out.trained, out.skipped, out.elsewhere.size(), out.diverged.size(), out.failed.size());
   for (const auto i : out.diverged) std::cout << "  diverged: " << spec.runs[i].paths.run_id << '\n';
   for (const auto i : out.failed)
-    std::cout << "  FAILED:   " << spec.runs[i].paths.run_id << " (log "
-              << (spec.runs[i].paths.work_dir / "stdout.log").string() << ")\n";
+    std::cout << "  FAILED:   " << spec.runs[i].paths.run_id << " (log " << spec.runs[i].paths.stdout_log().string()
+              << ")\n";
   std::cout << "results: " << (spec.runs.front().paths.experiment_dir).string() << '\n';
   if (out.interrupted) {
     std::cerr << "fcnlab: sweep interrupted; run the same command to resume\n";
     return 1;
   }
   return out.failed.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int cmd_sweep(const Args& args) {
+  SweepArgs a;
+  auto opts = sweep_options(a);
+  const auto p = parse_args("sweep", args, opts, true, 1);
+  if (p.help) {
+    print_sweep_help(opts);
+    return 0;
+  }
+  init_logging("info");
+  const SweepSpec spec =
+      !p.positional.empty()
+          ? load_sweep_file(p.positional.front(), p.overrides)
+          : make_multirun(std::vector<std::filesystem::path>(p.configs.begin(), p.configs.end()), p.overrides, a.name);
+  if (!p.positional.empty() && !p.configs.empty())
+    throw UsageError("fcnlab sweep: --config is for command-line multiruns; a sweep file names its own base");
+  if (spec.runs.empty()) throw ConfigError("the sweep has no runs");
+
+  const Launcher launcher = parse_launcher(a.launcher);
+  if (p.vm.count("no-requeue")) a.slurm.requeue = false;
+  if (p.vm.count("status")) return print_status(spec);
+  if (launcher == Launcher::slurm) return submit_to_slurm(spec, p, a);
+  const auto indices = selected_runs(spec, a);
+  if (p.vm.count("dry-run")) {
+    print_runs(spec, indices);
+    return 0;
+  }
+  return run_here(spec, indices, a);
 }
 
 }  // namespace fcnlab::cli

@@ -174,7 +174,6 @@ class Trainer {
   Start start(const TrainOptions& opt, const std::filesystem::path& work_dir, std::int64_t total, RuntimeInfo& rt);
 
   void step(TrainState& s) {
-    model_->train();  // an evaluation leaves the model in eval mode
     const double lr = learning_rate(cfg_.optim, s.saved.iteration, s.total);
     set_learning_rate(*optimizer_, cfg_.optim, lr);
     optimizer_->zero_grad();
@@ -236,6 +235,7 @@ Trainer::Start Trainer::start(const TrainOptions& opt, const std::filesystem::pa
     spdlog::info("starting from scratch (no checkpoint; {} iterations)", total);
   }
   state.cpu_threads = device_.is_cpu() ? torch::get_num_threads() : 0;  // what this run's checkpoints record
+  model_->train();  // evaluate_model gives this mode back after each evaluation
   // The RNG seeded by the model's construction (or restored from the checkpoint) drives dropout from here on.
   return start;
 }

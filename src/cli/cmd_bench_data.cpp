@@ -24,8 +24,7 @@ int bench_data(const Args& args) {
                opts);
     return 0;
   }
-  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
-  const Config c = load_config(files, p.overrides);
+  const Config c = load_config(p);
   auto ds = VocSegmentation::from_config(c.data, Split::train);
   const int batch = c.optim.batch_size;
   TrainLoader loader(ds, c.data, batch, static_cast<std::uint64_t>(c.run.seed), c.data.workers);

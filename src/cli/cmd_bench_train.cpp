@@ -230,7 +230,7 @@ int bench_train(const Args& args) {
   o.real = p.vm.count("real") > 0;
   o.breakdown = p.vm.count("breakdown") > 0;
   o.json = p.vm.count("json") > 0;
-  const Config cfg = load_config(std::vector<std::filesystem::path>(p.configs.begin(), p.configs.end()), p.overrides);
+  const Config cfg = load_config(p);
   init_logging("warn");
   if (o.real && cfg.data.crop <= 0)
     throw UsageError("bench train --real needs data.crop > 0 (whole images have no fixed size to time)");

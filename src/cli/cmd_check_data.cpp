@@ -27,8 +27,7 @@ int cmd_check_data(const Args& args) {
                opts);
     return 0;
   }
-  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
-  const Config config = load_config(files, p.overrides);
+  const Config config = load_config(p);
   const auto& d = config.data;
   const auto t0 = std::chrono::steady_clock::now();
   const DataCheckReport rep =

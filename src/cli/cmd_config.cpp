@@ -20,8 +20,7 @@ int cmd_config(const Args& args) {
                opts);
     return 0;
   }
-  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
-  const Config config = load_config(files, p.overrides);
+  const Config config = load_config(p);
   const std::string hash = config_hash_hex(config);
   if (p.vm.count("hash")) {
     std::cout << hash << '\n';

@@ -197,8 +197,7 @@ int cmd_eval_masks(const Args& args) {
   if (!parsed || *parsed == Format::latex)
     throw UsageError(fmt::format("fcnlab eval-masks: --format must be md, csv or json, not '{}'", format));
   const Format fmt_out = *parsed;
-  std::vector<fs::path> files(p.configs.begin(), p.configs.end());
-  Config cfg = load_config(files, p.overrides);
+  Config cfg = load_config(p);
   if (num_classes == 0) num_classes = cfg.data.num_classes;
   if (num_classes < 1 || num_classes > 255)
     throw UsageError(fmt::format("fcnlab eval-masks: --num-classes must be in [1, 255], got {}", num_classes));

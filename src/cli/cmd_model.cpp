@@ -78,8 +78,7 @@ int cmd_model(const Args& args) {
                opts);
     return 0;
   }
-  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
-  const Config cfg = load_config(files, p.overrides);
+  const Config cfg = load_config(p);
   if (!p.vm.count("classes")) classes = cfg.data.num_classes;
   if (classes < 1) throw UsageError(fmt::format("fcnlab model: --classes {}: must be >= 1", classes));
   int h = cfg.data.crop > 0 ? cfg.data.crop : 500, w = h;

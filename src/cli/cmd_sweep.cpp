@@ -226,10 +226,8 @@ int cmd_sweep(const Args& args) {
     return 0;
   }
   init_logging("info");
-  const SweepSpec spec =
-      !p.positional.empty()
-          ? load_sweep_file(p.positional.front(), p.overrides)
-          : make_multirun(std::vector<std::filesystem::path>(p.configs.begin(), p.configs.end()), p.overrides, a.name);
+  const SweepSpec spec = !p.positional.empty() ? load_sweep_file(p.positional.front(), p.overrides)
+                                               : make_multirun(config_files(p), p.overrides, a.name);
   if (!p.positional.empty() && !p.configs.empty())
     throw UsageError("fcnlab sweep: --config is for command-line multiruns; a sweep file names its own base");
   if (spec.runs.empty()) throw ConfigError("the sweep has no runs");

@@ -52,8 +52,7 @@ int cmd_train(const Args& args) {
         opts);
     return 0;
   }
-  std::vector<std::filesystem::path> files(p.configs.begin(), p.configs.end());
-  const Config cfg = load_config(files, p.overrides);
+  const Config cfg = load_config(p);
   init_logging(to_string(cfg.run.log_level));
   const RunPaths paths = run_paths(cfg);
   // The exit status for a run that had already ended (found at start, or ended by another process

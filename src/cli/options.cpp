@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "config/loader.h"
 #include "core/error.h"
 
 namespace fcnlab::cli {
@@ -38,6 +39,14 @@ ParsedArgs parse_args(const std::string& command, const Args& args, po::options_
 
 void print_help(const std::string& usage, const std::string& description, const po::options_description& opts) {
   std::cout << "Usage: " << usage << "\n\n" << description << "\n\n" << opts << std::flush;
+}
+
+std::vector<std::filesystem::path> config_files(const ParsedArgs& p) {
+  return {p.configs.begin(), p.configs.end()};
+}
+
+Config load_config(const ParsedArgs& p) {
+  return fcnlab::load_config(config_files(p), p.overrides);
 }
 
 }  // namespace fcnlab::cli

@@ -2,10 +2,12 @@
 // Shared Boost.Program_options plumbing for the subcommands: --help, --config files and trailing
 // key=value overrides, and conversion of parse errors into UsageError (exit code 2).
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "config/config.h"
 
 namespace fcnlab::cli {
 
@@ -24,6 +26,11 @@ struct ParsedArgs {
 // `max_positional` of them is a usage error.
 ParsedArgs parse_args(const std::string& command, const Args& args, po::options_description& opts, bool with_config,
                       int max_positional = 0);
+
+// The --config files, as paths.
+std::vector<std::filesystem::path> config_files(const ParsedArgs& p);
+// The config of a command line: defaults <- --config files <- overrides (config/loader.h).
+Config load_config(const ParsedArgs& p);
 
 // "Usage: fcnlab <command> ..." followed by the options.
 void print_help(const std::string& usage, const std::string& description, const po::options_description& opts);

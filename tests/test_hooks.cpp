@@ -213,7 +213,7 @@ TEST_CASE("the result writer hook saves the final weights and writes a finished 
   s.final = FinalEvaluation{small_eval(cfg.data.num_classes, 1), {"img0"}, {}};
   s.saved.val = {val_point(5, s.final->result)};
   hook.after_train(s);
-  CHECK(weights == final_weights_path(paths));
+  CHECK(weights == paths.final_weights());
   const RunFileReader r(paths.result_file);
   CHECK(r.info().status == RunStatus::finished);
   CHECK(r.info().message.empty());

@@ -32,7 +32,7 @@ int cmd_eval(const Args& args) {
       ConfigBuilder().add_text(info.config_toml, run + " (config_toml)").add_overrides(p.overrides).build();
   init_logging(to_string(cfg.run.log_level));
   EvalOptions options;
-  options.weights = checkpoint.empty() ? final_weights_path(run_paths(cfg)) : std::filesystem::path(checkpoint);
+  options.weights = checkpoint.empty() ? run_paths(cfg).final_weights() : std::filesystem::path(checkpoint);
   if (!std::filesystem::exists(options.weights))
     throw IoError(fmt::format("{}: model weights not found (pass --checkpoint)", options.weights.string()));
   options.split = split;

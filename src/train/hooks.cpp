@@ -166,7 +166,7 @@ void ResultWriterHook::after_train(TrainState& s) {
   if (!s.final) throw Error(fmt::format("run {} finished without a final evaluation", paths_.run_id));
   const EvalResult& r = s.final->result;
   const FinalRecord final = to_final_record(r, class_names(cfg_.data), s.final->image_ids);
-  save_weights_(final_weights_path(paths_));
+  save_weights_(paths_.final_weights());
   write(s, &final, cfg_.eval.examples > 0 ? &s.final->examples : nullptr);
   remove_checkpoints(paths_.work_dir);
   spdlog::info("finished {}: mean IoU {:.4f}, pixel acc {:.4f}, BF {:.4f}, boundary IoU {:.4f} in {} -> {}",

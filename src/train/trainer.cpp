@@ -106,7 +106,7 @@ RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& pa
 
 // One process per run: the lock is held until its RunLock is destroyed (or the process dies: the kernel drops it).
 RunLock lock_run(const RunPaths& paths) {
-  const auto lock_file = run_lock_file(paths.work_dir);
+  const auto lock_file = paths.lock_file();
   std::optional<RunLock> lock = RunLock::try_acquire(lock_file);
   if (!lock) {
     const std::string holder = run_lock_holder(lock_file);
@@ -242,9 +242,10 @@ Trainer::Start Trainer::start(const TrainOptions& opt, const std::filesystem::pa
 
 CheckpointState Trainer::resume(const std::vector<std::pair<std::int64_t, std::filesystem::path>>& ckpts,
                                 std::int64_t total, RuntimeInfo& rt) {
-  // Newest first. One that does not load (nothing is fsync'd, so a crash can leave the newest
-  // renamed into place but short) falls back to the one before it, which checkpoint.keep >= 2
-  // keeps; each load replaces the model, optimiser and RNG states as a whole.
+  // Newest first. One that does not load (checkpoints are fsync'd before the rename, but a damaged
+  // disk or a file system that ignores fsync can still leave the newest short) falls back to the
+  // one before it, which checkpoint.keep >= 2 keeps; each load replaces the model, optimiser and
+  // RNG states as a whole.
   CheckpointState state;
   std::optional<std::filesystem::path> ckpt;
   for (auto it = ckpts.rbegin(); it != ckpts.rend() && !ckpt; ++it) {
@@ -294,10 +295,6 @@ RunStatus run_status(TrainOutcome outcome) {
 
 }  // namespace
 
-std::filesystem::path final_weights_path(const RunPaths& paths) {
-  return paths.work_dir / "model-final.pt";
-}
-
 TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   TrainState s;  // its clock starts now
   TrainResult result;
@@ -306,7 +303,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   std::filesystem::create_directories(paths.work_dir);
   const RunLock lock = lock_run(paths);
   if (!opt.restart && std::filesystem::exists(paths.result_file)) return already_ended(paths);
-  LogFileScope log_scope(paths.work_dir / "train.log");
+  LogFileScope log_scope(paths.train_log());
   spdlog::info("run {} -> {}", paths.run_id, paths.result_file.string());
 
   RuntimeInfo rt = configure_runtime(cfg);

@@ -49,7 +49,4 @@ struct EvalOptions {
 };
 FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options);
 
-// Final model weights of a finished run, kept in its work dir.
-std::filesystem::path final_weights_path(const RunPaths& paths);
-
 }  // namespace fcnlab

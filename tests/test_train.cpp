@@ -57,6 +57,10 @@ TEST_CASE("run ids name the axes and end with the config hash", "[train]") {
   const auto p = run_paths(load_config({}, {"run.results_dir=/r", "run.experiment=e"}), "reruns");
   CHECK(p.result_file.parent_path() == std::filesystem::path("/r/e/reruns"));
   CHECK(p.work_dir == std::filesystem::path("/r/e/reruns/.work") / p.run_id);
+  // The paths carry the hash their run id ends with, so nobody computes it again.
+  const auto q = run_paths(c);
+  CHECK(q.run_id == id);
+  CHECK(q.config_hash == config_hash_hex(c));
 }
 
 namespace {

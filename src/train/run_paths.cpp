@@ -11,14 +11,20 @@
 
 namespace fcnlab {
 
-std::string make_run_id(const Config& c) {
+namespace {
+std::string run_id_with(const Config& c, const std::string& config_hash) {
   std::string id = fmt::format("fcn{}s-{}-{}-{}-{}-seed{}-{}", static_cast<int>(c.model.skip),
                                to_string(c.model.fusion), to_string(c.model.upsample), to_string(c.model.padding),
-                               to_string(c.loss.name), c.run.seed, config_hash_hex(c));
+                               to_string(c.loss.name), c.run.seed, config_hash);
   for (auto& ch : id)
     if (ch == '+') ch = '_';  // "ce+dice" -> "ce_dice": keep file names shell-friendly
   if (!c.run.name.empty()) id = c.run.name + "-" + id;
   return id;
+}
+}  // namespace
+
+std::string make_run_id(const Config& c) {
+  return run_id_with(c, config_hash_hex(c));
 }
 
 std::filesystem::path RunPaths::result_part_file() const {
@@ -45,7 +51,8 @@ std::filesystem::path RunPaths::checkpoint(std::int64_t iteration) const {
 
 RunPaths run_paths(const Config& cfg, const std::string& subdir) {
   RunPaths p;
-  p.run_id = make_run_id(cfg);
+  p.config_hash = config_hash_hex(cfg);
+  p.run_id = run_id_with(cfg, p.config_hash);
   p.experiment_dir = std::filesystem::path(cfg.run.results_dir) / cfg.run.experiment;
   if (!subdir.empty()) p.experiment_dir /= subdir;
   p.result_file = p.experiment_dir / (p.run_id + ".h5");

@@ -21,6 +21,7 @@ std::string make_run_id(const Config& cfg);
 
 struct RunPaths {
   std::string run_id;
+  std::string config_hash;               // config_hash_hex of the run's config: run_id's tail
   std::filesystem::path experiment_dir;  // results/<experiment>[/<subdir>]
   std::filesystem::path result_file;     // <experiment_dir>/<run_id>.h5
   std::filesystem::path work_dir;        // <experiment_dir>/.work/<run_id>

@@ -95,7 +95,7 @@ RunInfo make_info(const Config& cfg, const TrainOptions& opt, const RunPaths& pa
   i.gpu_model = rt.gpu_model;
   i.deterministic = cfg.run.deterministic;
   i.config_toml = to_canonical_toml(cfg);
-  i.config_hash = config_hash_hex(cfg);
+  i.config_hash = paths.config_hash;
   i.overrides = opt.overrides;
   i.experiment = cfg.run.experiment;
   i.run_id = paths.run_id;
@@ -171,7 +171,7 @@ class Trainer {
     CheckpointState state;
     std::int64_t resumed_from = -1;
   };
-  Start start(const TrainOptions& opt, const std::filesystem::path& work_dir, std::int64_t total, RuntimeInfo& rt);
+  Start start(const TrainOptions& opt, const RunPaths& paths, std::int64_t total, RuntimeInfo& rt);
 
   void step(TrainState& s) {
     const double lr = learning_rate(cfg_.optim, s.saved.iteration, s.total);
@@ -205,8 +205,8 @@ class Trainer {
   void save_weights(const std::filesystem::path& file) { save_model_file(model_, file); }
 
  private:
-  CheckpointState resume(const std::vector<std::pair<std::int64_t, std::filesystem::path>>& ckpts, std::int64_t total,
-                         RuntimeInfo& rt);
+  CheckpointState resume(const std::vector<std::pair<std::int64_t, std::filesystem::path>>& ckpts,
+                         const std::string& config_hash, std::int64_t total, RuntimeInfo& rt);
 
   const Config& cfg_;
   torch::Device device_;
@@ -220,16 +220,15 @@ class Trainer {
   TrainLoader loader_;
 };
 
-Trainer::Start Trainer::start(const TrainOptions& opt, const std::filesystem::path& work_dir, std::int64_t total,
-                              RuntimeInfo& rt) {
+Trainer::Start Trainer::start(const TrainOptions& opt, const RunPaths& paths, std::int64_t total, RuntimeInfo& rt) {
   Start start;
   CheckpointState& state = start.state;
-  state.config_hash = config_hash_hex(cfg_);
+  state.config_hash = paths.config_hash;
   if (opt.restart) {
-    remove_checkpoints(work_dir);
+    remove_checkpoints(paths.work_dir);
     spdlog::info("starting from scratch (--restart; {} iterations)", total);
-  } else if (const auto ckpts = list_checkpoints(work_dir); !ckpts.empty()) {
-    state = resume(ckpts, total, rt);
+  } else if (const auto ckpts = list_checkpoints(paths.work_dir); !ckpts.empty()) {
+    state = resume(ckpts, paths.config_hash, total, rt);
     start.resumed_from = state.iteration;
   } else {
     spdlog::info("starting from scratch (no checkpoint; {} iterations)", total);
@@ -241,7 +240,7 @@ Trainer::Start Trainer::start(const TrainOptions& opt, const std::filesystem::pa
 }
 
 CheckpointState Trainer::resume(const std::vector<std::pair<std::int64_t, std::filesystem::path>>& ckpts,
-                                std::int64_t total, RuntimeInfo& rt) {
+                                const std::string& config_hash, std::int64_t total, RuntimeInfo& rt) {
   // Newest first. One that does not load (checkpoints are fsync'd before the rename, but a damaged
   // disk or a file system that ignores fsync can still leave the newest short) falls back to the
   // one before it, which checkpoint.keep >= 2 keeps; each load replaces the model, optimiser and
@@ -257,9 +256,9 @@ CheckpointState Trainer::resume(const std::vector<std::pair<std::int64_t, std::f
       spdlog::warn("{}; trying the checkpoint before it", e.what());
     }
   }
-  if (state.config_hash != config_hash_hex(cfg_))
+  if (state.config_hash != config_hash)
     throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
-                              ckpt->string(), state.config_hash, config_hash_hex(cfg_)));
+                              ckpt->string(), state.config_hash, config_hash));
   scaler_.load_state(state.loss_scaler);
   use_checkpoint_threads(cfg_, state, rt);
   if (cfg_.optim.channels_last) to_channels_last(*model_);  // loading replaced the tensors' storage
@@ -312,7 +311,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   const std::string fingerprint = dataset_fingerprint(cfg.data);
   Trainer trainer(cfg, rt.device, data_check.train_classes);
   s.total = trainer.total_iterations();
-  Trainer::Start start = trainer.start(opt, paths.work_dir, s.total, rt);
+  Trainer::Start start = trainer.start(opt, paths, s.total, rt);
   s.saved = std::move(start.state);
   result.resumed_from = start.resumed_from;
   s.wall_before = s.saved.wall_seconds;

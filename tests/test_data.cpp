@@ -455,9 +455,13 @@ TEST_CASE("check-data finds every problem of a purpose-built broken dataset", "[
   make_toy(small_toy(root));
   DataConfig c = toy_config(root);
   REQUIRE(check_dataset(c, CheckDepth::full).ok());
-  REQUIRE_NOTHROW(check_dataset_quick(c));
+  const DataCheckReport clean = check_dataset_quick(c);
   const std::string fp_clean = dataset_fingerprint(c);
   CHECK(fp_clean == dataset_fingerprint(c));
+  // The check hands over the lists it read, and they fingerprint the same.
+  REQUIRE(clean.splits.size() == 2);
+  CHECK(clean.splits[0].ids == read_split_list(clean.splits[0].list_file));
+  CHECK(dataset_fingerprint(c, clean.splits) == fp_clean);
 
   fs::remove(root / "JPEGImages/train_000000.jpg");                   // missing image
   fs::remove(root / "SegmentationClass/train_000001.png");            // missing label
@@ -504,8 +508,11 @@ TEST_CASE("check-data finds every problem of a purpose-built broken dataset", "[
   CHECK(q.problems.size() == 9);
   CHECK_THROWS_WITH(check_dataset_quick(c), Catch::Contains("train_000006.png") && Catch::Contains("9 problem"));
   CHECK(dataset_fingerprint(c) != fp_clean);
+  CHECK(dataset_fingerprint(c, q.splits) == dataset_fingerprint(c));
   c.val_split = "missing_split";
-  CHECK(has_problem(check_dataset(c, CheckDepth::quick), "missing_split.txt", "missing split list"));
+  const DataCheckReport no_val = check_dataset(c, CheckDepth::quick);
+  CHECK(has_problem(no_val, "missing_split.txt", "missing split list"));
+  CHECK(dataset_fingerprint(c, no_val.splits) == dataset_fingerprint(c));
 }
 
 TEST_CASE("real VOC sample passes the check with 21 classes and void", "[data][check][voc-sample]") {

@@ -139,15 +139,19 @@ DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threa
     rep.problems.push_back({root.string(), fmt::format("{}: data.root is not a folder", root.string())});
   for (const auto& name : split_names(cfg)) {
     const fs::path list = split_list_path(cfg, name);
-    SplitSummary sum{name, list.string(), 0};
+    SplitSummary sum;
+    sum.name = name;
+    sum.list_file = list.string();
     if (!fs::is_regular_file(list, ec)) {
       rep.problems.push_back({list.string(), fmt::format("{}: missing split list '{}'", list.string(), name)});
       rep.splits.push_back(sum);
       continue;
     }
-    const auto ids = read_split_list(list);
-    sum.images = ids.size();
+    sum.list_found = true;
+    sum.ids = read_split_list(list);
+    sum.images = sum.ids.size();
     rep.splits.push_back(sum);
+    const auto& ids = rep.splits.back().ids;
     if (ids.empty()) {
       rep.problems.push_back({list.string(), fmt::format("{}: split list '{}' is empty", list.string(), name)});
       continue;
@@ -189,19 +193,18 @@ DataCheckReport check_dataset_quick(const DataConfig& cfg) {
   throw DataError(msg.str());
 }
 
-std::string dataset_fingerprint(const DataConfig& cfg) {
+std::string dataset_fingerprint(const DataConfig& cfg, const std::vector<SplitSummary>& splits) {
   Hasher h;
   h.update("fcnlab-data-v1\n");
   h.update(cfg.image_dir + "\n" + cfg.label_dir + "\n");
-  for (const auto& name : split_names(cfg)) {
-    const fs::path list = split_list_path(cfg, name);
-    h.update("split " + name + "\n");
-    std::error_code ec;
-    if (!fs::is_regular_file(list, ec)) {
+  for (const auto& split : splits) {
+    h.update("split " + split.name + "\n");
+    if (!split.list_found) {
       h.update("missing\n");
       continue;
     }
-    for (const auto& id : read_split_list(list)) {
+    std::error_code ec;
+    for (const auto& id : split.ids) {
       h.update(id);
       for (const fs::path& f :
            {fs::path(cfg.root) / cfg.image_dir / (id + ".jpg"), fs::path(cfg.root) / cfg.label_dir / (id + ".png")}) {
@@ -212,6 +215,20 @@ std::string dataset_fingerprint(const DataConfig& cfg) {
     }
   }
   return hex64(h.digest());
+}
+
+std::string dataset_fingerprint(const DataConfig& cfg) {
+  std::vector<SplitSummary> splits;
+  for (const auto& name : split_names(cfg)) {
+    SplitSummary s;
+    s.name = name;
+    s.list_file = split_list_path(cfg, name).string();
+    std::error_code ec;
+    s.list_found = fs::is_regular_file(s.list_file, ec);
+    if (s.list_found) s.ids = read_split_list(s.list_file);
+    splits.push_back(std::move(s));
+  }
+  return dataset_fingerprint(cfg, splits);
 }
 
 }  // namespace fcnlab

@@ -32,6 +32,8 @@ struct SplitSummary {
   std::string name;
   std::string list_file;
   std::size_t images = 0;
+  bool list_found = false;
+  std::vector<std::string> ids;  // the list as read (duplicates included): nobody reads it again
 };
 
 struct DataCheckReport {
@@ -62,5 +64,7 @@ DataCheckReport check_dataset_quick(const DataConfig& cfg);
 // Hex hash of the split lists (names and contents) and the sizes of every listed image and label
 // file: identifies the data a run saw. Missing files enter as "missing"; never throws for them.
 std::string dataset_fingerprint(const DataConfig& cfg);
+// The same from the lists a data check read.
+std::string dataset_fingerprint(const DataConfig& cfg, const std::vector<SplitSummary>& splits);
 
 }  // namespace fcnlab

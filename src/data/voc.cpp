@@ -40,8 +40,12 @@ VocSegmentation::VocSegmentation(std::filesystem::path root, std::string image_d
 
 std::shared_ptr<VocSegmentation> VocSegmentation::from_config(const DataConfig& cfg, Split split) {
   const auto list = split_list_path(cfg, split_name(cfg, split));
-  auto ids = read_split_list(list);
-  if (ids.empty()) throw DataError(fmt::format("split list {} is empty", list.string()));
+  return from_ids(cfg, read_split_list(list), list.string());
+}
+
+std::shared_ptr<VocSegmentation> VocSegmentation::from_ids(const DataConfig& cfg, std::vector<std::string> ids,
+                                                           const std::string& list_file) {
+  if (ids.empty()) throw DataError(fmt::format("split list {} is empty", list_file));
   return std::make_shared<VocSegmentation>(cfg.root, cfg.image_dir, cfg.label_dir, std::move(ids));
 }
 

@@ -42,6 +42,9 @@ class VocSegmentation {
                   std::vector<std::string> ids);
   // Reads the split list; DataError when it is missing or empty.
   static std::shared_ptr<VocSegmentation> from_config(const DataConfig& cfg, Split split);
+  // The split from its list as already read (a data check's SplitSummary::ids); DataError when empty.
+  static std::shared_ptr<VocSegmentation> from_ids(const DataConfig& cfg, std::vector<std::string> ids,
+                                                   const std::string& list_file);
 
   std::size_t size() const { return ids_.size(); }
   const std::vector<std::string>& ids() const { return ids_; }

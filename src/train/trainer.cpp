@@ -141,18 +141,26 @@ void use_checkpoint_threads(const Config& cfg, const CheckpointState& state, Run
   }
 }
 
+// A split from the list the start-up data check read (it passed, so the list is there).
+std::shared_ptr<const VocSegmentation> checked_split(const DataConfig& d, const DataCheckReport& check, Split split) {
+  const std::string name = split_name(d, split);
+  for (const auto& s : check.splits)
+    if (s.name == name) return VocSegmentation::from_ids(d, s.ids, s.list_file);
+  return VocSegmentation::from_config(d, split);
+}
+
 // What one training session steps, evaluates and checkpoints: data, model, optimiser, loss, loader.
 class Trainer {
  public:
-  Trainer(const Config& cfg, const torch::Device& device, const ClassPixelStats& train_classes)
+  Trainer(const Config& cfg, const torch::Device& device, const DataCheckReport& check)
       : cfg_(cfg),
         device_(device),
-        train_set_(VocSegmentation::from_config(cfg.data, Split::train)),
-        val_set_(VocSegmentation::from_config(cfg.data, Split::val)),
+        train_set_(checked_split(cfg.data, check, Split::train)),
+        val_set_(checked_split(cfg.data, check, Split::val)),
         model_(prepared_model(cfg, device)),
         params_(trainable_parameters(model_)),
         optimizer_(make_optimizer(cfg.optim, model_)),
-        loss_fn_(make_step_loss(cfg, class_weights_for(cfg, train_classes))),
+        loss_fn_(make_step_loss(cfg, class_weights_for(cfg, check.train_classes))),
         scaler_(device, cfg.optim.amp == Amp::fp16),
         settings_{device, cfg.optim.amp, cfg.optim.channels_last},
         loader_(train_set_, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
@@ -308,8 +316,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   RuntimeInfo rt = configure_runtime(cfg);
   // Data: refuse to start on a broken dataset (fast check: headers and label values).
   const DataCheckReport data_check = check_dataset_quick(cfg.data);
-  const std::string fingerprint = dataset_fingerprint(cfg.data);
-  Trainer trainer(cfg, rt.device, data_check.train_classes);
+  const std::string fingerprint = dataset_fingerprint(cfg.data, data_check.splits);
+  Trainer trainer(cfg, rt.device, data_check);
   s.total = trainer.total_iterations();
   Trainer::Start start = trainer.start(opt, paths, s.total, rt);
   s.saved = std::move(start.state);

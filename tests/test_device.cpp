@@ -342,7 +342,7 @@ TEST_CASE("make_optimizer: biases at bias_lr_mult x lr and bias_decay_mult x wei
   SECTION("an optimiser of another grouping is refused") {
     const Config plain = toy_config({"optim.name=sgd"});
     const auto one_group = make_optimizer(plain.optim, model);
-    CHECK_THROWS_AS(set_learning_rate(*one_group, cfg.optim, 0.1), std::logic_error);
+    CHECK_THROWS_AS(set_learning_rate(*one_group, cfg.optim, 0.1), ConfigError);
   }
 }
 

@@ -359,7 +359,7 @@ TEST_CASE("parameter counts at width 1.0 (21 classes) match VGG16 plus the refer
   CHECK(count(Skip::s32, Upsample::learned).params == backbone + score_fr + k(32));
   CHECK(count(Skip::s16, Upsample::learned).params == backbone + score_fr + score_pool4 + k(2) + k(16));
   CHECK(count(Skip::s8, Upsample::learned).params == backbone + score_fr + score_pool4 + score_pool3 + 2 * k(2) + k(8));
-  CHECK(count(Skip::s8, Upsample::learned).params == 134489759);  // ~134M, as the issue expects (sum worked by hand)
+  CHECK(count(Skip::s8, Upsample::learned).params == 134489759);  // ~134M, the FCN-8s count (sum worked by hand)
   const auto fixed = count(Skip::s8, Upsample::bilinear);
   CHECK(fixed.params == backbone + score_fr + score_pool4 + score_pool3);
   CHECK(fixed.frozen == C * (16 + 16 + 256));

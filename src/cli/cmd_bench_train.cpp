@@ -54,19 +54,11 @@ struct BenchResult {
   std::vector<std::pair<std::string, double>> phases;  // --breakdown: median ms per phase
 };
 
-// The model, optimiser, loss and input of `fcnlab train`'s step, and the step itself.
+// `fcnlab train`'s step (Learner) and its input: the training loader, or synthetic tensors.
 class StepRig {
  public:
-  StepRig(const Config& cfg, torch::Device dev, const BenchOptions& o)
-      : model_(make_fcn(cfg.model, cfg.data.num_classes)),
-        opt_(nullptr),
-        loss_(make_step_loss(cfg, cfg.loss.class_weights)),
-        scaler_(dev, cfg.optim.amp == Amp::fp16),
-        settings_{dev, cfg.optim.amp, cfg.optim.channels_last} {
-    prepare_model(model_, cfg, dev);
-    model_->train();
-    params_ = trainable_parameters(model_);
-    opt_ = make_optimizer(cfg.optim, model_);
+  StepRig(const Config& cfg, torch::Device dev, const BenchOptions& o) : learner_(cfg, dev, cfg.loss.class_weights) {
+    learner_.model()->train();
     if (o.real) {
       loader_ = std::make_unique<TrainLoader>(VocSegmentation::from_config(cfg.data, Split::train), cfg.data, o.batch,
                                               static_cast<std::uint64_t>(cfg.run.seed), cfg.data.workers);
@@ -79,25 +71,20 @@ class StepRig {
 
   // One training step; `after_phase` (for --breakdown) is called after each of its phases.
   void step(const std::function<void(const char* phase)>& after_phase = {}) {
-    opt_->zero_grad();
+    learner_.zero_grad();
     if (after_phase) after_phase("zero_grad");
     if (loader_) {
-      Batch b = loader_->next();
-      forward_backward(model_, *loss_, b.images, b.labels, settings_, scaler_, 1.0, after_phase);
+      const Batch b = loader_->next();
+      learner_.forward_backward(b.images, b.labels, 1.0, after_phase);
     } else {
-      forward_backward(model_, *loss_, images_, labels_, settings_, scaler_, 1.0, after_phase);
+      learner_.forward_backward(images_, labels_, 1.0, after_phase);
     }
-    scaler_.step(*opt_, params_);
+    learner_.step();
     if (after_phase) after_phase("optimiser step");
   }
 
  private:
-  FCN model_;
-  std::vector<torch::Tensor> params_;
-  std::unique_ptr<torch::optim::Optimizer> opt_;
-  std::unique_ptr<Loss> loss_;
-  LossScaler scaler_;
-  StepSettings settings_;
+  Learner learner_;
   std::unique_ptr<TrainLoader> loader_;
   torch::Tensor images_, labels_;
 };

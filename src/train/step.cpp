@@ -116,4 +116,21 @@ torch::Tensor forward_backward(FCN& model, const Loss& loss, const torch::Tensor
   return l.detach();
 }
 
+namespace {
+FCN seeded_model(const Config& cfg, const torch::Device& device) {
+  torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));  // the init is reproducible
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  prepare_model(model, cfg, device);
+  return model;
+}
+}  // namespace
+
+Learner::Learner(const Config& cfg, const torch::Device& device, std::vector<double> class_weights)
+    : model_(seeded_model(cfg, device)),
+      params_(trainable_parameters(model_)),
+      optimizer_(make_optimizer(cfg.optim, model_)),
+      loss_(make_step_loss(cfg, std::move(class_weights))),
+      scaler_(device, cfg.optim.amp == Amp::fp16),
+      settings_{device, cfg.optim.amp, cfg.optim.channels_last} {}
+
 }  // namespace fcnlab

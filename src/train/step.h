@@ -52,4 +52,33 @@ torch::Tensor forward_backward(FCN& model, const Loss& loss, const torch::Tensor
                                const StepSettings& settings, const LossScaler& scaler, double divide = 1.0,
                                const std::function<void(const char* phase)>& after_phase = {});
 
+// What an optimisation step works on, built as `fcnlab train` builds it: the model (initialised
+// under run.seed, then prepare_model), its trainable parameters, the optimiser, the loss and the
+// fp16 loss scaler. The trainer and `fcnlab bench train` both step through it.
+class Learner {
+ public:
+  Learner(const Config& cfg, const torch::Device& device, std::vector<double> class_weights);
+
+  void zero_grad() { optimizer_->zero_grad(); }
+  // forward_backward of one batch into the accumulated gradients.
+  torch::Tensor forward_backward(const torch::Tensor& images, const torch::Tensor& labels, double divide = 1.0,
+                                 const std::function<void(const char* phase)>& after_phase = {}) {
+    return fcnlab::forward_backward(model_, *loss_, images, labels, settings_, scaler_, divide, after_phase);
+  }
+  // The optimiser step (fp16: skipped on inf/NaN gradients, the loss scale lowered; LossScaler).
+  void step() { scaler_.step(*optimizer_, params_); }
+
+  FCN& model() { return model_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  LossScaler& scaler() { return scaler_; }
+
+ private:
+  FCN model_;
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Loss> loss_;
+  LossScaler scaler_;
+  StepSettings settings_;
+};
+
 }  // namespace fcnlab

@@ -117,13 +117,6 @@ RunLock lock_run(const RunPaths& paths) {
 }
 
 // The model is built under the run seed so that its init is reproducible.
-FCN prepared_model(const Config& cfg, const torch::Device& device) {
-  torch::manual_seed(static_cast<std::uint64_t>(cfg.run.seed));
-  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
-  prepare_model(model, cfg, device);
-  return model;
-}
-
 // The thread count changes a CPU run in rounding: with run.threads = 0 (all cores, which differ
 // between machines, e.g. after a SLURM requeue), a resumed run keeps the checkpoint's count.
 void use_checkpoint_threads(const Config& cfg, const CheckpointState& state, RuntimeInfo& rt) {
@@ -157,12 +150,7 @@ class Trainer {
         device_(device),
         train_set_(checked_split(cfg.data, check, Split::train)),
         val_set_(checked_split(cfg.data, check, Split::val)),
-        model_(prepared_model(cfg, device)),
-        params_(trainable_parameters(model_)),
-        optimizer_(make_optimizer(cfg.optim, model_)),
-        loss_fn_(make_step_loss(cfg, class_weights_for(cfg, check.train_classes))),
-        scaler_(device, cfg.optim.amp == Amp::fp16),
-        settings_{device, cfg.optim.amp, cfg.optim.channels_last},
+        learner_(cfg, device, class_weights_for(cfg, check.train_classes)),
         loader_(train_set_, cfg.data, cfg.optim.batch_size, static_cast<std::uint64_t>(cfg.run.seed),
                 cfg.data.workers) {
     loader_.set_pin_memory(device.is_cuda());
@@ -183,34 +171,32 @@ class Trainer {
 
   void step(TrainState& s) {
     const double lr = learning_rate(cfg_.optim, s.saved.iteration, s.total);
-    set_learning_rate(*optimizer_, cfg_.optim, lr);
-    optimizer_->zero_grad();
+    set_learning_rate(learner_.optimizer(), cfg_.optim, lr);
+    learner_.zero_grad();
     torch::Tensor step_loss;
     for (int k = 0; k < cfg_.optim.iter_size; ++k) {
       const Batch batch = loader_.next();
-      const auto loss =
-          forward_backward(model_, *loss_fn_, batch.images, batch.labels, settings_, scaler_, cfg_.optim.iter_size);
+      const auto loss = learner_.forward_backward(batch.images, batch.labels, cfg_.optim.iter_size);
       step_loss = step_loss.defined() ? step_loss + loss : loss;
       s.saved.images_seen += batch.images.size(0);
     }
-    // fp16: steps with inf/NaN gradients are skipped and the loss scale lowered (LossScaler).
-    scaler_.step(*optimizer_, params_);
+    learner_.step();
     s.lr = lr;
     s.loss = step_loss;
   }
 
   void save(CheckpointState& state, const std::filesystem::path& work_dir) {
-    state.loss_scaler = scaler_.state();
+    state.loss_scaler = learner_.scaler().state();
     state.loader_epoch = loader_.epoch();
     state.loader_index = loader_.index_in_epoch();
-    save_checkpoint(work_dir, model_, *optimizer_, state, cfg_.checkpoint.keep);
+    save_checkpoint(work_dir, learner_.model(), learner_.optimizer(), state, cfg_.checkpoint.keep);
   }
 
   EvalResult evaluate(Examples* examples, std::vector<std::string>* image_ids) {
-    return evaluate_model(model_, *val_set_, cfg_, device_, examples, image_ids);
+    return evaluate_model(learner_.model(), *val_set_, cfg_, device_, examples, image_ids);
   }
 
-  void save_weights(const std::filesystem::path& file) { save_model_file(model_, file); }
+  void save_weights(const std::filesystem::path& file) { save_model_file(learner_.model(), file); }
 
  private:
   CheckpointState resume(const std::vector<std::pair<std::int64_t, std::filesystem::path>>& ckpts,
@@ -219,12 +205,7 @@ class Trainer {
   const Config& cfg_;
   torch::Device device_;
   std::shared_ptr<const VocSegmentation> train_set_, val_set_;
-  FCN model_;
-  std::vector<torch::Tensor> params_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::unique_ptr<Loss> loss_fn_;
-  LossScaler scaler_;
-  StepSettings settings_;
+  Learner learner_;
   TrainLoader loader_;
 };
 
@@ -242,7 +223,7 @@ Trainer::Start Trainer::start(const TrainOptions& opt, const RunPaths& paths, st
     spdlog::info("starting from scratch (no checkpoint; {} iterations)", total);
   }
   state.cpu_threads = device_.is_cpu() ? torch::get_num_threads() : 0;  // what this run's checkpoints record
-  model_->train();  // evaluate_model gives this mode back after each evaluation
+  learner_.model()->train();  // evaluate_model gives this mode back after each evaluation
   // The RNG seeded by the model's construction (or restored from the checkpoint) drives dropout from here on.
   return start;
 }
@@ -257,7 +238,7 @@ CheckpointState Trainer::resume(const std::vector<std::pair<std::int64_t, std::f
   std::optional<std::filesystem::path> ckpt;
   for (auto it = ckpts.rbegin(); it != ckpts.rend() && !ckpt; ++it) {
     try {
-      state = load_checkpoint(it->second, model_, *optimizer_);
+      state = load_checkpoint(it->second, learner_.model(), learner_.optimizer());
       ckpt = it->second;
     } catch (const IoError& e) {
       if (std::next(it) == ckpts.rend()) throw;
@@ -267,9 +248,9 @@ CheckpointState Trainer::resume(const std::vector<std::pair<std::int64_t, std::f
   if (state.config_hash != config_hash)
     throw IoError(fmt::format("{}: checkpoint of config {} does not match this run's config {}; use --restart",
                               ckpt->string(), state.config_hash, config_hash));
-  scaler_.load_state(state.loss_scaler);
+  learner_.scaler().load_state(state.loss_scaler);
   use_checkpoint_threads(cfg_, state, rt);
-  if (cfg_.optim.channels_last) to_channels_last(*model_);  // loading replaced the tensors' storage
+  if (cfg_.optim.channels_last) to_channels_last(*learner_.model());  // loading replaced the tensors' storage
   loader_.seek(state.loader_epoch, state.loader_index);
   spdlog::info("resuming from checkpoint {} (iteration {}/{})", ckpt->string(), state.iteration, total);
   return state;

@@ -203,6 +203,17 @@ TEST_CASE("the toy preset learns: val mean IoU clearly beats the majority class"
   CHECK(run_fcnlab("train " + toy_args(results, "") + " --already-ended-code 300").exit_code == 2);
 }
 
+TEST_CASE("a fuse_conv_relu that fuses nothing says so once in the log", "[train][e2e]") {
+  TempDir deterministic, bn;
+  const std::string common = "optim.iterations=2 eval.every=0 optim.fuse_conv_relu=true";
+  const auto d = run_fcnlab("train " + toy_args(deterministic, common));  // toy.toml: deterministic, BatchNorm
+  CHECK(d.exit_code == 0);
+  CHECK_THAT(d.out, Contains("optim.fuse_conv_relu is off for this run: run.deterministic = true"));
+  const auto b = run_fcnlab("train " + toy_args(bn, common + " run.deterministic=false"));
+  CHECK(b.exit_code == 0);
+  CHECK_THAT(b.out, Contains("optim.fuse_conv_relu fuses nothing here: model.batchnorm"));
+}
+
 TEST_CASE("resume after a stop equals an uninterrupted run, bit for bit", "[train][e2e]") {
   TempDir straight, resumed;
   const std::string common = "optim.iterations=16 eval.every=8 checkpoint.every=0 model.dropout=0.5";

@@ -19,6 +19,8 @@ void prepare_model(FCN& model, const Config& cfg, const torch::Device& device) {
   const bool fuse = cfg.optim.fuse_conv_relu && !cfg.run.deterministic;
   if (cfg.optim.fuse_conv_relu && !fuse)
     spdlog::info("optim.fuse_conv_relu is off for this run: run.deterministic = true takes the unfused kernels");
+  else if (fuse && cfg.model.batchnorm)
+    spdlog::info("optim.fuse_conv_relu fuses nothing here: model.batchnorm puts a BatchNorm between conv and ReLU");
   model->backbone->set_fuse_conv_relu(fuse);
 }
 

@@ -12,33 +12,36 @@ namespace {
 std::size_t idx(int y, int x, int width) {
   return static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x);
 }
-}  // namespace
 
-void label_boundary(const std::uint8_t* labels, int height, int width, std::uint8_t* out) {
+// out = 1 where keep(pixel) and differs(pixel, n) for one of its 4-neighbours n inside the image.
+template <class Keep, class Differs>
+void four_neighbour_edges(const std::uint8_t* in, int height, int width, std::uint8_t* out, Keep keep,
+                          Differs differs) {
   for (int y = 0; y < height; ++y) {
-    const std::uint8_t* r = labels + idx(y, 0, width);
+    const std::uint8_t* r = in + idx(y, 0, width);
     const std::uint8_t* up = y > 0 ? r - width : nullptr;
     const std::uint8_t* dn = y + 1 < height ? r + width : nullptr;
     std::uint8_t* o = out + idx(y, 0, width);
     for (int x = 0; x < width; ++x) {
       const std::uint8_t v = r[x];
-      o[x] = static_cast<std::uint8_t>((x > 0 && r[x - 1] != v) || (x + 1 < width && r[x + 1] != v) ||
-                                       (up && up[x] != v) || (dn && dn[x] != v));
+      o[x] = static_cast<std::uint8_t>(keep(v) &&
+                                       ((x > 0 && differs(v, r[x - 1])) || (x + 1 < width && differs(v, r[x + 1])) ||
+                                        (up && differs(v, up[x])) || (dn && differs(v, dn[x]))));
     }
   }
 }
+}  // namespace
+
+void label_boundary(const std::uint8_t* labels, int height, int width, std::uint8_t* out) {
+  four_neighbour_edges(
+      labels, height, width, out, [](std::uint8_t) { return true; },
+      [](std::uint8_t v, std::uint8_t n) { return n != v; });
+}
 
 void mask_boundary(const std::uint8_t* mask, int height, int width, std::uint8_t* out) {
-  for (int y = 0; y < height; ++y) {
-    const std::uint8_t* r = mask + idx(y, 0, width);
-    const std::uint8_t* up = y > 0 ? r - width : nullptr;
-    const std::uint8_t* dn = y + 1 < height ? r + width : nullptr;
-    std::uint8_t* o = out + idx(y, 0, width);
-    for (int x = 0; x < width; ++x) {
-      o[x] = static_cast<std::uint8_t>(
-          r[x] && ((x > 0 && !r[x - 1]) || (x + 1 < width && !r[x + 1]) || (up && !up[x]) || (dn && !dn[x])));
-    }
-  }
+  four_neighbour_edges(
+      mask, height, width, out, [](std::uint8_t v) { return v != 0; },
+      [](std::uint8_t, std::uint8_t n) { return n == 0; });
 }
 
 void inner_band(const std::uint8_t* mask, int height, int width, int d, std::uint8_t* out) {

@@ -481,18 +481,32 @@ RunInfo RunFileReader::info() const {
   return i;
 }
 
+namespace {
+// A curve group (/train, /val): its steps and the named double columns, all of one length.
+struct Curve {
+  std::vector<std::int64_t> step;
+  std::vector<std::vector<double>> columns;
+};
+Curve read_curve(const H5::Group& g, const std::filesystem::path& file, const std::string& group,
+                 const std::vector<std::string>& names) {
+  Curve c;
+  c.step = read_array<std::int64_t>(g, "step");
+  for (const auto& name : names) {
+    c.columns.push_back(read_array<double>(g, name));
+    if (c.columns.back().size() != c.step.size())
+      throw IoError(fmt::format("{}: {} datasets differ in length", file.string(), group));
+  }
+  return c;
+}
+}  // namespace
+
 std::vector<TrainPoint> RunFileReader::train() const {
   std::vector<TrainPoint> out;
   if (!name_exists(impl_->file, path_, "train")) return out;
   h5_read_guard(path_, "/train", [&] {
-    const auto g = impl_->file.openGroup("train");
-    const auto step = read_array<std::int64_t>(g, "step");
-    const auto loss = read_array<double>(g, "loss");
-    const auto lr = read_array<double>(g, "lr");
-    const auto ips = read_array<double>(g, "img_per_s");
-    if (loss.size() != step.size() || lr.size() != step.size() || ips.size() != step.size())
-      throw IoError(fmt::format("{}: /train datasets differ in length", path_.string()));
-    for (std::size_t i = 0; i < step.size(); ++i) out.push_back({step[i], loss[i], lr[i], ips[i]});
+    const Curve c = read_curve(impl_->file.openGroup("train"), path_, "/train", {"loss", "lr", "img_per_s"});
+    const auto& v = c.columns;
+    for (std::size_t i = 0; i < c.step.size(); ++i) out.push_back({c.step[i], v[0][i], v[1][i], v[2][i]});
   });
   return out;
 }
@@ -501,17 +515,11 @@ std::vector<ValPoint> RunFileReader::val() const {
   std::vector<ValPoint> out;
   if (!name_exists(impl_->file, path_, "val")) return out;
   h5_read_guard(path_, "/val", [&] {
-    const auto g = impl_->file.openGroup("val");
-    const auto step = read_array<std::int64_t>(g, "step");
-    const auto pa = read_array<double>(g, "pixel_acc");
-    const auto ma = read_array<double>(g, "mean_acc");
-    const auto mi = read_array<double>(g, "mean_iou");
-    const auto fw = read_array<double>(g, "fw_iou");
-    const auto bf = read_array<double>(g, "bf_score");
-    const auto bi = read_array<double>(g, "boundary_iou");
-    for (const auto* v : {&pa, &ma, &mi, &fw, &bf, &bi})
-      if (v->size() != step.size()) throw IoError(fmt::format("{}: /val datasets differ in length", path_.string()));
-    for (std::size_t i = 0; i < step.size(); ++i) out.push_back({step[i], pa[i], ma[i], mi[i], fw[i], bf[i], bi[i]});
+    const Curve c = read_curve(impl_->file.openGroup("val"), path_, "/val",
+                               {"pixel_acc", "mean_acc", "mean_iou", "fw_iou", "bf_score", "boundary_iou"});
+    const auto& v = c.columns;
+    for (std::size_t i = 0; i < c.step.size(); ++i)
+      out.push_back({c.step[i], v[0][i], v[1][i], v[2][i], v[3][i], v[4][i], v[5][i]});
   });
   return out;
 }

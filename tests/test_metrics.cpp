@@ -458,3 +458,22 @@ TEST_CASE("scores from marginals equal the scores of the confusion") {
   CHECK(std::isnan(b.per_class_iou[5]));
   CHECK(b.per_class_iou[2] == 0.0);
 }
+
+TEST_CASE("the 1-D lower envelope equals the brute-force minimum over seeds", "[metrics][distance]") {
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int> value(0, 40), seed(0, 3);
+  for (int n : {1, 2, 7, 31}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> f(static_cast<std::size_t>(n)), d(static_cast<std::size_t>(n));
+      for (auto& x : f) x = seed(gen) == 0 ? static_cast<float>(value(gen)) : kNoSeed;  // about 1 in 4 a seed
+      squared_distance_1d(f.data(), d.data(), n);
+      for (int q = 0; q < n; ++q) {
+        float best = kNoSeed;
+        for (int p = 0; p < n; ++p)
+          if (f[static_cast<std::size_t>(p)] < kNoSeed)
+            best = std::min(best, static_cast<float>((q - p) * (q - p)) + f[static_cast<std::size_t>(p)]);
+        CHECK(d[static_cast<std::size_t>(q)] == best);
+      }
+    }
+  }
+}

@@ -552,6 +552,21 @@ TEST_CASE("fcnlab make-toy, check-data and bench data from the command line", "[
   CHECK_THAT(r.out, Catch::Contains("images/s") && Catch::Contains("ms per batch"));
   CHECK(test::run_fcnlab("bench nosuch", dir.path()).exit_code == 2);
   CHECK(test::run_fcnlab("make-toy --classes 40 --out x", dir.path()).exit_code == 2);
+  // Non-square sets, as VOC's 500x375: every image and label at that size, and clean.
+  r = test::run_fcnlab("make-toy --out wide --train 3 --val 2 --size 120x80", dir.path());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("120x80") && Catch::Contains("data.crop = 80"));
+  auto wide = VocSegmentation::from_config(toy_config(dir / "wide"), Split::val);
+  for (std::size_t i = 0; i < wide->size(); ++i) {
+    const Sample s = wide->get(i);
+    CHECK(s.image.width == 120);
+    CHECK(s.image.height == 80);
+  }
+  CHECK(test::run_fcnlab("check-data data.root=wide data.num_classes=7", dir.path()).exit_code == 0);
+  CHECK(test::run_fcnlab("make-toy --out x --size 120x", dir.path()).exit_code == 2);
+  const auto both = test::run_fcnlab("make-toy --out x --voc-sizes --val 10", dir.path());
+  CHECK(both.exit_code == 2);
+  CHECK_THAT(both.out, Catch::Contains("--voc-sizes sets --val"));
 }
 
 TEST_CASE("the windowed rescale+crop equals a full bilinear resize followed by the crop", "[data][transforms]") {

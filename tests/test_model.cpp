@@ -514,7 +514,8 @@ TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, an
   toy.out = dir.path() / "toy";
   toy.train = 2;
   toy.val = 3;
-  toy.size = 32;
+  toy.width = 32;
+  toy.height = 32;
   fcnlab::make_toy(toy);
   const Config cfg = fcnlab::test::toy_config({"data.root=" + toy.out.string(), "eval.examples=2", "data.val_batch=2"});
   const auto val = fcnlab::VocSegmentation::from_config(cfg.data, fcnlab::Split::val);

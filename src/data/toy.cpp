@@ -141,13 +141,13 @@ bool inside(const Object& o, double px, double py) {
   return false;
 }
 
-Object draw_object(Rng& rng, int size, int classes) {
-  const double k = size / 96.0;  // shape sizes are specified for 96-px images
+Object draw_object(Rng& rng, int width, int height, int classes) {
+  const double k = std::min(width, height) / 96.0;  // shape sizes are specified for 96-px images
   Object o{};
   o.shape = draw_shape(rng);
   o.cls = 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(classes - 1)));
-  o.cx = rng.uniform(0.1, 0.9) * size;
-  o.cy = rng.uniform(0.1, 0.9) * size;
+  o.cx = rng.uniform(0.1, 0.9) * width;
+  o.cy = rng.uniform(0.1, 0.9) * height;
   o.theta = rng.uniform(0.0, kPi);
   switch (o.shape) {
     case Shape::ellipse:
@@ -198,29 +198,29 @@ std::vector<std::string> toy_class_names(int classes) {
 }
 
 ToyImage make_toy_image(const ToyOptions& opt, int split, int index) {
-  const int n = opt.size;
+  const int w = opt.width, h = opt.height;
   Rng rng(opt.seed, 0x70790000ull + static_cast<std::uint64_t>(split), static_cast<std::uint64_t>(index));
   // ---- background: grey + smooth brightness + weak colour blobs + grain
   const double grey = rng.uniform(0.3, 0.7);
-  const Plane bright = value_noise(rng, n, n, 24.0);
-  const Plane blob_r = value_noise(rng, n, n, 32.0), blob_g = value_noise(rng, n, n, 32.0),
-              blob_b = value_noise(rng, n, n, 32.0);
-  Plane r(n, n), g(n, n), b(n, n);
-  for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x) {
-      const double base = grey + 0.12 * bright.v[static_cast<std::size_t>(y * n + x)];
+  const Plane bright = value_noise(rng, w, h, 24.0);
+  const Plane blob_r = value_noise(rng, w, h, 32.0), blob_g = value_noise(rng, w, h, 32.0),
+              blob_b = value_noise(rng, w, h, 32.0);
+  Plane r(w, h), g(w, h), b(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double base = grey + 0.12 * bright.v[static_cast<std::size_t>(y * w + x)];
       const double grain = rng.uniform(-0.06, 0.06);
-      const std::size_t i = static_cast<std::size_t>(y * n + x);
+      const std::size_t i = static_cast<std::size_t>(y * w + x);
       r.v[i] = base + 0.05 * blob_r.v[i] + grain;
       g.v[i] = base + 0.05 * blob_g.v[i] + grain;
       b.v[i] = base + 0.05 * blob_b.v[i] + grain;
     }
   // ---- objects, painted in order (later ones occlude earlier ones); z = object number, 0 = background
   const int count = rng.between(2, 5);
-  std::vector<int> z(static_cast<std::size_t>(n * n), 0);
-  std::vector<std::uint8_t> cls(static_cast<std::size_t>(n * n), 0);
+  std::vector<int> z(static_cast<std::size_t>(w * h), 0);
+  std::vector<std::uint8_t> cls(static_cast<std::size_t>(w * h), 0);
   for (int oi = 1; oi <= count; ++oi) {
-    const Object o = draw_object(rng, n, opt.classes);
+    const Object o = draw_object(rng, w, h, opt.classes);
     const ClassStyle st = class_style(o.cls);
     const double scale = rng.uniform(0.8, 1.15);
     const Rgb col{std::clamp(st.colour.r * scale + rng.uniform(-0.12, 0.12), 0.0, 1.0),
@@ -228,10 +228,10 @@ ToyImage make_toy_image(const ToyOptions& opt, int split, int index) {
                   std::clamp(st.colour.b * scale + rng.uniform(-0.12, 0.12), 0.0, 1.0)};
     Rng pixel_rng(opt.seed, 0x70780000ull + static_cast<std::uint64_t>(split), static_cast<std::uint64_t>(index),
                   static_cast<std::uint64_t>(oi));
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
         if (!inside(o, x + 0.5, y + 0.5)) continue;
-        const std::size_t i = static_cast<std::size_t>(y * n + x);
+        const std::size_t i = static_cast<std::size_t>(y * w + x);
         const double m = 0.7 + 0.6 * pattern_value(st, x, y, pixel_rng);  // amplitude 0.3 around 1
         r.v[i] = col.r * m;
         g.v[i] = col.g * m;
@@ -244,37 +244,37 @@ ToyImage make_toy_image(const ToyOptions& opt, int split, int index) {
   const double w1 = std::exp(-1.0 / (2 * 0.25)), norm = 1 + 2 * w1;
   const double k0 = 1 / norm, k1 = w1 / norm;
   ToyImage out;
-  out.image = make_image(n, n, 3);
-  out.label = make_image(n, n, 1);
+  out.image = make_image(w, h, 3);
+  out.label = make_image(w, h, 1);
   for (Plane* p : {&r, &g, &b}) {
-    Plane tmp(n, n);
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x)
-        tmp.at(y, x) = k0 * p->at(y, x) + k1 * (p->at(y, std::max(x - 1, 0)) + p->at(y, std::min(x + 1, n - 1)));
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x)
-        p->at(y, x) = k0 * tmp.at(y, x) + k1 * (tmp.at(std::max(y - 1, 0), x) + tmp.at(std::min(y + 1, n - 1), x));
+    Plane tmp(w, h);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        tmp.at(y, x) = k0 * p->at(y, x) + k1 * (p->at(y, std::max(x - 1, 0)) + p->at(y, std::min(x + 1, w - 1)));
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        p->at(y, x) = k0 * tmp.at(y, x) + k1 * (tmp.at(std::max(y - 1, 0), x) + tmp.at(std::min(y + 1, h - 1), x));
   }
-  for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x) {
-      const std::size_t i = static_cast<std::size_t>(y * n + x);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y * w + x);
       out.image.at(y, x, 0) = to_byte(r.v[i] + rng.uniform(-0.02, 0.02));
       out.image.at(y, x, 1) = to_byte(g.v[i] + rng.uniform(-0.02, 0.02));
       out.image.at(y, x, 2) = to_byte(b.v[i] + rng.uniform(-0.02, 0.02));
     }
   // ---- labels with a 1-px void band on the outer side of every edge: a pixel is void when a
   // 4-neighbour belongs to an object painted above it (so thin bars keep all their pixels).
-  for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x) {
-      const int zi = z[static_cast<std::size_t>(y * n + x)];
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int zi = z[static_cast<std::size_t>(y * w + x)];
       bool edge = false;
       const int nb[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
       for (const auto& d : nb) {
         const int yy = y + d[0], xx = x + d[1];
-        if (yy < 0 || yy >= n || xx < 0 || xx >= n) continue;
-        if (z[static_cast<std::size_t>(yy * n + xx)] > zi) edge = true;
+        if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+        if (z[static_cast<std::size_t>(yy * w + xx)] > zi) edge = true;
       }
-      out.label.at(y, x) = edge ? 255 : cls[static_cast<std::size_t>(y * n + x)];
+      out.label.at(y, x) = edge ? 255 : cls[static_cast<std::size_t>(y * w + x)];
     }
   return out;
 }
@@ -293,8 +293,9 @@ ToySummary make_toy(const ToyOptions& opt) {
   if (opt.train < 1 || opt.val < 1 || opt.train > 1000000 || opt.val > 1000000)
     throw ConfigError(
         fmt::format("make-toy: --train and --val must be in [1, 1000000], got {} and {}", opt.train, opt.val));
-  if (opt.size < 32 || opt.size > 2048)
-    throw ConfigError(fmt::format("make-toy: --size must be in [32, 2048], got {}", opt.size));
+  if (opt.width < 32 || opt.width > 2048 || opt.height < 32 || opt.height > 2048)
+    throw ConfigError(
+        fmt::format("make-toy: --size must be in [32, 2048] on each side, got {}x{}", opt.width, opt.height));
   if (opt.classes < 2 || opt.classes > 21)
     throw ConfigError(fmt::format("make-toy: --classes must be in [2, 21] (background included), got {}", opt.classes));
   std::error_code ec;

@@ -17,7 +17,8 @@ struct ToyOptions {
   std::filesystem::path out = "datasets/toy-voc";
   int train = 300;
   int val = 60;
-  int size = 96;    // square images
+  int width = 96;  // every image's size in pixels
+  int height = 96;
   int classes = 7;  // including background (2..21)
   std::uint64_t seed = 0;
 };
@@ -27,7 +28,8 @@ struct ToyImage {
   Image8 label;  // indices, 255 = void
 };
 
-// One image of the set: a pure function of (options.seed, options.classes, options.size, split, index).
+// One image of the set: a pure function of (options.seed, options.classes, options.width,
+// options.height, split, index). Square sets are the same as when only squares could be made.
 ToyImage make_toy_image(const ToyOptions& options, int split /*0 train, 1 val*/, int index);
 std::vector<std::string> toy_class_names(int classes);
 

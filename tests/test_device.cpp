@@ -174,6 +174,24 @@ TEST_CASE("fcnlab bench train times the trainer's step and reports it as JSON", 
   CHECK_THAT(r.out, Contains("--repeats"));
 }
 
+TEST_CASE("fcnlab bench eval prints images/s of each stage of evaluation and of the whole", "[device][cli]") {
+  TempDir dir;
+  REQUIRE(fcnlab::test::run_fcnlab("make-toy --out " + (dir / "toy").string() + " --train 2 --val 3 --size 64x48")
+              .exit_code == 0);
+  const auto r =
+      fcnlab::test::run_fcnlab("bench eval --config " + (fcnlab::test::source_dir() / "configs/toy.toml").string() +
+                               " data.root=" + (dir / "toy").string() + " run.threads=1 data.val_batch=2");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  using Catch::Matchers::Contains;
+  CHECK_THAT(r.out, Contains("3 val images, batches of 2"));
+  for (const char* stage : {"decode", "forward", "metrics", "whole"}) {
+    const auto pos = r.out.find(std::string("  ") + stage);
+    REQUIRE(pos != std::string::npos);
+    CHECK(std::stod(r.out.substr(pos + 2 + std::string(stage).size())) > 0);  // images/s
+  }
+}
+
 TEST_CASE("conv2d_relu equals relu(conv2d) in value and in every gradient", "[device]") {
   torch::manual_seed(4);
   const auto f64 = torch::TensorOptions().dtype(torch::kDouble);

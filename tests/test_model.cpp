@@ -5,10 +5,12 @@
 
 #include "catch_torch.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
 #include "core/error.h"
+#include "data/loader.h"
 #include "data/toy.h"
 #include "data/voc.h"
 #include "helpers.h"
@@ -536,4 +538,44 @@ TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, an
   model->eval();
   fcnlab::evaluate_model(model, *val, cfg, torch::Device(torch::kCPU), nullptr, nullptr);
   CHECK_FALSE(model->is_training());
+}
+
+TEST_CASE("evaluate_model, decoding and scoring beside the model, equals the serial evaluation", "[model][eval]") {
+  TempDir dir;
+  fcnlab::ToyOptions toy;
+  toy.out = dir.path() / "toy";
+  toy.train = 2;
+  toy.val = 7;
+  toy.width = 40;
+  toy.height = 32;
+  fcnlab::make_toy(toy);
+  // Batches of 2 (the last one of 1) with up to 3 batches scored at once.
+  const Config cfg = fcnlab::test::toy_config({"data.root=" + toy.out.string(), "data.val_batch=2", "data.workers=3"});
+  const auto val = fcnlab::VocSegmentation::from_config(cfg.data, fcnlab::Split::val);
+  torch::manual_seed(3);
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  const auto overlapped = fcnlab::evaluate_model(model, *val, cfg, torch::Device(torch::kCPU), nullptr, nullptr);
+
+  // The serial reference: one image after the other, in order, on one evaluator.
+  torch::NoGradGuard no_grad;
+  model->eval();
+  fcnlab::SegmentationEvaluator serial(cfg.data.num_classes, fcnlab::boundary_options(cfg.eval));
+  for (std::size_t i = 0; i < val->size(); ++i) {
+    const fcnlab::Batch b = fcnlab::load_val_batch(*val, {i}, cfg.data);
+    const auto pred = model->forward(b.images).argmax(1).to(torch::kUInt8).contiguous();
+    const auto label = b.labels.to(torch::kUInt8).contiguous();
+    serial.process(pred.data_ptr<std::uint8_t>(), label.data_ptr<std::uint8_t>(), 32, 40);
+  }
+  const auto r = serial.evaluate();
+  CHECK(overlapped.images == 7);
+  CHECK(overlapped.confusion == r.confusion);
+  CHECK(overlapped.per_image_confusion == r.per_image_confusion);
+  CHECK(overlapped.per_image_boundary_band == r.per_image_boundary_band);
+  CHECK(overlapped.per_image_trimap == r.per_image_trimap);
+  REQUIRE(overlapped.per_image_bf.size() == r.per_image_bf.size());
+  for (std::size_t k = 0; k < r.per_image_bf.size(); ++k)
+    CHECK((overlapped.per_image_bf[k] == r.per_image_bf[k] ||
+           (std::isnan(overlapped.per_image_bf[k]) && std::isnan(r.per_image_bf[k]))));
+  CHECK(overlapped.scores.mean_iou == r.scores.mean_iou);
+  CHECK((overlapped.bf_score == r.bf_score || (std::isnan(overlapped.bf_score) && std::isnan(r.bf_score))));
 }

@@ -16,6 +16,7 @@ const Command kBenches[] = {
     {"train", "ms per full training step (forward, loss, backward, optimiser), images/s, TFLOP/s", bench_train},
     {"metrics", "ms per 500x375 image of the boundary metrics (trimap, BF, Boundary IoU), one core", bench_metrics},
     {"loss", "ms per forward + backward of every loss at the toy size", bench_loss},
+    {"eval", "images/s of evaluation: decode, forward, metrics, and the whole overlapped", bench_eval},
 };
 
 void print_list(std::ostream& out) {

@@ -32,5 +32,6 @@ int bench_data(const Args& args);     // fcnlab bench data
 int bench_train(const Args& args);    // fcnlab bench train
 int bench_metrics(const Args& args);  // fcnlab bench metrics
 int bench_loss(const Args& args);     // fcnlab bench loss
+int bench_eval(const Args& args);     // fcnlab bench eval
 
 }  // namespace fcnlab::cli

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <deque>
+#include <future>
+#include <memory>
 #include <string_view>
 #include <thread>
 
@@ -120,43 +123,85 @@ void pack_examples(const std::vector<Sample>& kept, const std::vector<torch::Ten
   }
 }
 
+// One decoded val batch, with its samples when examples are kept.
+struct DecodedBatch {
+  Batch batch;
+  std::vector<Sample> samples;
+};
+
 }  // namespace
 
+BatchPredictions predict_batch(FCN& model, const Batch& batch, const Config& cfg, const torch::Device& device) {
+  torch::Tensor logits;
+  {
+    // The training precision and layout (optim.amp, optim.channels_last) for evaluation too.
+    AutocastScope autocast(device, cfg.optim.amp);
+    logits = model->forward(images_to_device(batch.images, device, cfg.optim.channels_last));
+  }
+  const auto pred = logits.argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
+  const auto label = batch.labels.to(torch::kUInt8).contiguous();
+  BatchPredictions out;
+  for (std::size_t k = 0; k < batch.sizes.size(); ++k) {
+    const auto [h, w] = batch.sizes[k];
+    const auto kk = static_cast<std::int64_t>(k);
+    // Crop the padding of the batch away: metrics see each image at its own size.
+    out.pred.push_back(pred[kk].slice(0, 0, h).slice(1, 0, w).contiguous());
+    out.label.push_back(label[kk].slice(0, 0, h).slice(1, 0, w).contiguous());
+  }
+  return out;
+}
+
+SegmentationEvaluator score_batch(const BatchPredictions& p, int num_classes, const BoundaryOptions& options) {
+  SegmentationEvaluator e(num_classes, options);
+  for (std::size_t k = 0; k < p.pred.size(); ++k)
+    e.process(p.pred[k].data_ptr<std::uint8_t>(), p.label[k].data_ptr<std::uint8_t>(),
+              static_cast<int>(p.pred[k].size(0)), static_cast<int>(p.pred[k].size(1)));
+  return e;
+}
+
+BoundaryOptions boundary_options(const EvalConfig& eval) {
+  return BoundaryOptions{eval.trimap_widths, eval.bf_tolerance, eval.boundary_iou_dilation};
+}
+
+// Three stages overlap: the next batch decodes while the model runs on this one, and each batch's
+// metrics (the boundary metrics are most of the time on the CPU) run on their own thread, at most
+// data.workers batches at once, while the model goes on. The batches' evaluators merge in batch
+// order, so the result is the serial evaluation's exactly.
 EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& cfg, const torch::Device& device,
                           Examples* examples, std::vector<std::string>* image_ids) {
   torch::NoGradGuard no_grad;
   const EvalModeScope eval_mode(model);
-  SegmentationEvaluator evaluator(cfg.data.num_classes, BoundaryOptions{cfg.eval.trimap_widths, cfg.eval.bf_tolerance,
-                                                                        cfg.eval.boundary_iou_dilation});
+  const BoundaryOptions bopts = boundary_options(cfg.eval);
+  SegmentationEvaluator evaluator(cfg.data.num_classes, bopts);
   const auto n_examples = examples ? std::min<std::size_t>(static_cast<std::size_t>(cfg.eval.examples), ds.size()) : 0;
-  std::vector<Sample> decoded, kept;
+  const auto batches = val_batches(ds.size(), cfg.data.val_batch);
+  const auto decode = [&](std::size_t b) {
+    DecodedBatch d;
+    d.batch = load_val_batch(ds, batches[b], cfg.data, batches[b].front() < n_examples ? &d.samples : nullptr);
+    return d;
+  };
+  const std::size_t in_flight = static_cast<std::size_t>(std::max(1, cfg.data.workers));
+  std::vector<Sample> kept;
   std::vector<torch::Tensor> kept_pred;
   if (image_ids) image_ids->clear();
-  for (const auto& indices : val_batches(ds.size(), cfg.data.val_batch)) {
-    const Batch batch = load_val_batch(ds, indices, cfg.data, n_examples > 0 ? &decoded : nullptr);
-    torch::Tensor logits;
-    {
-      // The training precision and layout (optim.amp, optim.channels_last) for evaluation too.
-      AutocastScope autocast(device, cfg.optim.amp);
-      logits = model->forward(images_to_device(batch.images, device, cfg.optim.channels_last));
-    }
-    const auto pred = logits.argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
-    const auto label = batch.labels.to(torch::kUInt8).contiguous();
-    for (std::size_t k = 0; k < indices.size(); ++k) {
-      const auto [h, w] = batch.sizes[k];
-      const auto kk = static_cast<std::int64_t>(k);
-      // Crop the padding of the batch away: metrics see each image at its own size.
-      const auto p = pred[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
-      const auto l = label[kk].slice(0, 0, h).slice(1, 0, w).contiguous();
-      evaluator.process(p.data_ptr<std::uint8_t>(), l.data_ptr<std::uint8_t>(), static_cast<int>(h),
-                        static_cast<int>(w));
-      if (image_ids) image_ids->push_back(ds.id(indices[k]));
-      if (indices[k] < n_examples) {
-        kept.push_back(std::move(decoded[k]));
-        kept_pred.push_back(p);
+  std::deque<std::future<SegmentationEvaluator>> scoring;
+  std::future<DecodedBatch> next = std::async(std::launch::async, decode, 0);
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    DecodedBatch d = next.get();
+    if (b + 1 < batches.size()) next = std::async(std::launch::async, decode, b + 1);
+    auto p = std::make_shared<const BatchPredictions>(predict_batch(model, d.batch, cfg, device));
+    for (std::size_t k = 0; k < batches[b].size(); ++k) {
+      if (image_ids) image_ids->push_back(ds.id(batches[b][k]));
+      if (batches[b][k] < n_examples) {
+        kept.push_back(std::move(d.samples[k]));
+        kept_pred.push_back(p->pred[k]);
       }
     }
+    scoring.push_back(
+        std::async(std::launch::async, [p, &cfg, &bopts] { return score_batch(*p, cfg.data.num_classes, bopts); }));
+    for (; scoring.size() > in_flight; scoring.pop_front()) evaluator.merge(scoring.front().get());
   }
+  for (; !scoring.empty(); scoring.pop_front()) evaluator.merge(scoring.front().get());
   if (examples && !kept.empty()) pack_examples(kept, kept_pred, *examples);
   return evaluator.evaluate();
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "data/loader.h"
 #include "data/voc.h"
 #include "metrics/evaluator.h"
 #include "model/fcn.h"
@@ -33,6 +34,18 @@ RuntimeInfo configure_runtime(const Config& cfg);
 int recorded_cpu_threads(const std::string& device_name);
 // The device name of a CPU run on `threads` intra-op threads: "cpu (2 threads)".
 std::string cpu_device_name(int threads);
+
+// The model's predictions for a batch (argmax, under optim.amp and optim.channels_last), each
+// cropped back to its image's size, beside the labels.
+struct BatchPredictions {
+  std::vector<torch::Tensor> pred, label;  // uint8 [h,w], contiguous, on the CPU
+};
+BatchPredictions predict_batch(FCN& model, const Batch& batch, const Config& cfg, const torch::Device& device);
+// Every metric of one batch, in image order, on an evaluator of its own (evaluators merge in order).
+SegmentationEvaluator score_batch(const BatchPredictions& p, int num_classes, const BoundaryOptions& options);
+
+// The evaluator's options from a config's eval section.
+BoundaryOptions boundary_options(const EvalConfig& eval);
 
 // Evaluates `model` on every image of `ds` (eval mode, no grad) with every metric. With
 // `examples`, the first eval.examples images, labels and predictions are stored in it. With

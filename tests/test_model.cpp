@@ -509,17 +509,25 @@ TEST_CASE("fcnlab model prints the layer table with parameters and FLOPs", "[mod
   CHECK_THAT(r.out, Contains("square"));
 }
 
-TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, and keeps the examples",
-          "[model][eval]") {
-  TempDir dir;
+namespace {
+// A toy set of `val` val images of width x height in `dir`, and configs/toy.toml on it with `overrides`.
+Config toy_eval_config(const TempDir& dir, int val, int width, int height, std::vector<std::string> overrides) {
   fcnlab::ToyOptions toy;
   toy.out = dir.path() / "toy";
   toy.train = 2;
-  toy.val = 3;
-  toy.width = 32;
-  toy.height = 32;
+  toy.val = val;
+  toy.width = width;
+  toy.height = height;
   fcnlab::make_toy(toy);
-  const Config cfg = fcnlab::test::toy_config({"data.root=" + toy.out.string(), "eval.examples=2", "data.val_batch=2"});
+  overrides.push_back("data.root=" + toy.out.string());
+  return fcnlab::test::toy_config(overrides);
+}
+}  // namespace
+
+TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, and keeps the examples",
+          "[model][eval]") {
+  TempDir dir;
+  const Config cfg = toy_eval_config(dir, 3, 32, 32, {"eval.examples=2", "data.val_batch=2"});
   const auto val = fcnlab::VocSegmentation::from_config(cfg.data, fcnlab::Split::val);
   FCN model = make_fcn(cfg.model, cfg.data.num_classes);
   model->train();
@@ -542,15 +550,8 @@ TEST_CASE("evaluate_model scores in eval mode, gives the model back its mode, an
 
 TEST_CASE("evaluate_model, decoding and scoring beside the model, equals the serial evaluation", "[model][eval]") {
   TempDir dir;
-  fcnlab::ToyOptions toy;
-  toy.out = dir.path() / "toy";
-  toy.train = 2;
-  toy.val = 7;
-  toy.width = 40;
-  toy.height = 32;
-  fcnlab::make_toy(toy);
   // Batches of 2 (the last one of 1) with up to 3 batches scored at once.
-  const Config cfg = fcnlab::test::toy_config({"data.root=" + toy.out.string(), "data.val_batch=2", "data.workers=3"});
+  const Config cfg = toy_eval_config(dir, 7, 40, 32, {"data.val_batch=2", "data.workers=3"});
   const auto val = fcnlab::VocSegmentation::from_config(cfg.data, fcnlab::Split::val);
   torch::manual_seed(3);
   FCN model = make_fcn(cfg.model, cfg.data.num_classes);

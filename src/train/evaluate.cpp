@@ -185,7 +185,8 @@ EvalResult evaluate_model(FCN& model, const VocSegmentation& ds, const Config& c
   std::vector<torch::Tensor> kept_pred;
   if (image_ids) image_ids->clear();
   std::deque<std::future<SegmentationEvaluator>> scoring;
-  std::future<DecodedBatch> next = std::async(std::launch::async, decode, 0);
+  std::future<DecodedBatch> next;
+  if (!batches.empty()) next = std::async(std::launch::async, decode, 0);  // an empty split scores nothing
   for (std::size_t b = 0; b < batches.size(); ++b) {
     DecodedBatch d = next.get();
     if (b + 1 < batches.size()) next = std::async(std::launch::async, decode, b + 1);

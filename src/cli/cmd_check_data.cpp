@@ -37,7 +37,7 @@ int cmd_check_data(const Args& args) {
   for (const auto& pr : rep.problems) std::cout << "problem: " << pr.message << '\n';
   std::cout << fmt::format("data.root = {}\n", d.root);
   for (const auto& s : rep.splits)
-    std::cout << fmt::format("  split {:<12} {:>6} images  ({})\n", s.name, s.images, s.list_file);
+    std::cout << fmt::format("  split {:<12} {:>6} images  ({})\n", s.name, s.ids.size(), s.list_file);
   // class names from <root>/classes.txt when present (the toy set writes one)
   std::vector<std::string> names;
   {

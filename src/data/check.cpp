@@ -149,7 +149,6 @@ DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threa
     }
     sum.list_found = true;
     sum.ids = read_split_list(list);
-    sum.images = sum.ids.size();
     rep.splits.push_back(sum);
     const auto& ids = rep.splits.back().ids;
     if (ids.empty()) {

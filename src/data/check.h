@@ -31,7 +31,6 @@ struct DataProblem {
 struct SplitSummary {
   std::string name;
   std::string list_file;
-  std::size_t images = 0;
   bool list_found = false;
   std::vector<std::string> ids;  // the list as read (duplicates included): nobody reads it again
 };

@@ -144,8 +144,10 @@ ChildOutcome classify_exit(int status, const RunStatusInfo& st) {
   const int code = exited ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   const bool finished = st.result == RunStatus::finished;
   // Ended by another process: before the child started (the child exits kAlreadyEndedCode), or
-  // while the child found it locked (it exits kLockedCode; the other process has finished it since).
-  const bool ended_by_other = (exited && code == kAlreadyEndedCode) || (finished && !(exited && code == 0));
+  // while the child found it locked (it exits kLockedCode; the holder has ended it since, finished
+  // or diverged), or finished there while this child failed.
+  const bool child_gave_way = exited && (code == kAlreadyEndedCode || code == kLockedCode);
+  const bool ended_by_other = child_gave_way || (finished && !(exited && code == 0));
   if (st.state == RunState::done && ended_by_other) return {ChildEnd::ended_elsewhere, st.detail};
   if (finished) return {ChildEnd::finished, st.detail};
   if (st.result == RunStatus::diverged) return {ChildEnd::diverged, st.detail};

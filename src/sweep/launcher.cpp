@@ -26,6 +26,7 @@
 #include "core/file.h"
 #include "core/host.h"
 #include "core/progress.h"
+#include "core/signals.h"
 #include "results/run_file.h"
 #include "train/run_lock.h"
 
@@ -55,26 +56,10 @@ void forward_signals_to(int slot, pid_t pid) {
   if (static_cast<std::size_t>(slot) < kForwardSlots) g_children[static_cast<std::size_t>(slot)].store(pid);
 }
 
-// Routes SIGINT and SIGTERM to on_sweep_signal for the scope's lifetime.
-class SweepSignals {
- public:
-  SweepSignals() {
-    g_sweep_stop.store(false);
-    prev_int_ = std::signal(SIGINT, on_sweep_signal);
-    prev_term_ = std::signal(SIGTERM, on_sweep_signal);
-  }
-  SweepSignals(const SweepSignals&) = delete;
-  SweepSignals& operator=(const SweepSignals&) = delete;
-  ~SweepSignals() {
-    std::signal(SIGINT, prev_int_);
-    std::signal(SIGTERM, prev_term_);
-  }
-  static bool stopping() { return g_sweep_stop.load(); }
-
- private:
-  void (*prev_int_)(int) = nullptr;
-  void (*prev_term_)(int) = nullptr;
-};
+// Whether a SIGINT/SIGTERM asked the sweep to stop.
+bool stopping() {
+  return g_sweep_stop.load();
+}
 
 // The exit status of a child that found its run already ended (by another process, between this
 // sweep's check and the child's start): not a run trained here.
@@ -151,7 +136,7 @@ ChildOutcome classify_exit(int status, const RunStatusInfo& st) {
   if (st.state == RunState::done && ended_by_other) return {ChildEnd::ended_elsewhere, st.detail};
   if (finished) return {ChildEnd::finished, st.detail};
   if (st.result == RunStatus::diverged) return {ChildEnd::diverged, st.detail};
-  if (SweepSignals::stopping()) return {ChildEnd::interrupted, "interrupted"};
+  if (stopping()) return {ChildEnd::interrupted, "interrupted"};
   // `fcnlab train` found the run locked: another process took it between our check and its start.
   if (exited && code == kLockedCode) return {ChildEnd::locked, "locked by another process"};
   return {ChildEnd::failed, fmt::format("exit {}", code)};
@@ -231,13 +216,13 @@ void LocalSweep::plan(const std::vector<std::size_t>& indices) {
 }
 
 SweepOutcome LocalSweep::run() {
-  const SweepSignals signals;
+  const StopSignalScope signals(g_sweep_stop, on_sweep_signal);
   progress_.emplace(fmt::format("sweep {}", spec_.name), static_cast<std::int64_t>(out_.total), 30.0);
   progress_->reset_rate(static_cast<std::int64_t>(out_.skipped));
-  while (!SweepSignals::stopping() || !running_.empty()) {
+  while (!stopping() || !running_.empty()) {
     start_ready();
     if (running_.empty() && todo_.empty() && elsewhere_.empty()) break;
-    if (SweepSignals::stopping() && running_.empty()) break;
+    if (stopping() && running_.empty()) break;
     const Waited waited = wait_child();
     if (waited.pid == 0) {
       poll_elsewhere();
@@ -249,7 +234,7 @@ SweepOutcome LocalSweep::run() {
     }
     update();
   }
-  if (SweepSignals::stopping()) out_.interrupted = true;
+  if (stopping()) out_.interrupted = true;
   progress_->finish(detail());
   return out_;
 }
@@ -271,7 +256,7 @@ void LocalSweep::update() {
 }
 
 void LocalSweep::start_ready() {
-  while (!todo_.empty() && static_cast<int>(running_.size()) < slots_ && !SweepSignals::stopping()) {
+  while (!todo_.empty() && static_cast<int>(running_.size()) < slots_ && !stopping()) {
     const auto i = todo_.front();
     todo_.pop_front();
     const auto& run = spec_.runs[i];
@@ -298,7 +283,7 @@ void LocalSweep::start(std::size_t i) {
     return;
   }
   forward_signals_to(slot, pid);
-  if (SweepSignals::stopping()) ::kill(pid, SIGTERM);  // a signal came while it was starting
+  if (stopping()) ::kill(pid, SIGTERM);  // a signal came while it was starting
   slot_busy_[static_cast<std::size_t>(slot)] = true;
   running_[pid] = Child{i, slot, std::chrono::steady_clock::now()};
   spdlog::info("{} start {}{} (log: {})", run_tag(i), run.paths.run_id,
@@ -315,7 +300,7 @@ Waited LocalSweep::wait_child() const {
   // Runs elsewhere: check them every poll_seconds while waiting for children.
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(0.05, options_.poll_seconds));
-  while (!running_.empty() && std::chrono::steady_clock::now() < deadline && !SweepSignals::stopping()) {
+  while (!running_.empty() && std::chrono::steady_clock::now() < deadline && !stopping()) {
     w.pid = ::waitpid(-1, &w.status, WNOHANG);
     if (w.pid != 0) {
       w.error = errno;
@@ -324,7 +309,7 @@ Waited LocalSweep::wait_child() const {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (running_.empty())
-    while (std::chrono::steady_clock::now() < deadline && !SweepSignals::stopping())
+    while (std::chrono::steady_clock::now() < deadline && !stopping())
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   return w;
 }

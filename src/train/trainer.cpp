@@ -5,7 +5,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <csignal>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "core/error.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/version.h"
 #include "data/check.h"
 #include "data/loader.h"
@@ -42,26 +42,6 @@ namespace {
 extern "C" void on_stop_signal(int) {
   stop_requested().store(true);
 }
-
-// Installs SIGINT/SIGTERM handlers for the duration of a run and restores the previous ones.
-class SignalScope {
- public:
-  SignalScope() {
-    stop_requested().store(false);
-    prev_int_ = std::signal(SIGINT, on_stop_signal);
-    prev_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~SignalScope() {
-    std::signal(SIGINT, prev_int_);
-    std::signal(SIGTERM, prev_term_);
-  }
-  SignalScope(const SignalScope&) = delete;
-  SignalScope& operator=(const SignalScope&) = delete;
-
- private:
-  void (*prev_int_)(int) = SIG_DFL;
-  void (*prev_term_)(int) = SIG_DFL;
-};
 
 // Adds the run's log file to the logger for the duration of a run.
 class LogFileScope {
@@ -116,7 +96,6 @@ RunLock lock_run(const RunPaths& paths) {
   return std::move(*lock);
 }
 
-// The model is built under the run seed so that its init is reproducible.
 // The thread count changes a CPU run in rounding: with run.threads = 0 (all cores, which differ
 // between machines, e.g. after a SLURM requeue), a resumed run keeps the checkpoint's count.
 void use_checkpoint_threads(const Config& cfg, const CheckpointState& state, RuntimeInfo& rt) {
@@ -305,7 +284,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   result.resumed_from = start.resumed_from;
   s.wall_before = s.saved.wall_seconds;
 
-  SignalScope signals;
+  const StopSignalScope signals(stop_requested(), on_stop_signal);
   TrainLoop loop([&trainer](TrainState& st) { trainer.step(st); }, opt.stop_after);
   loop.register_hook(
       std::make_unique<LossLogHook>(cfg.run.log_every, cfg.optim.batch_size, cfg.optim.iter_size, paths.run_id));

@@ -149,7 +149,7 @@ DataCheckReport check_dataset(const DataConfig& cfg, CheckDepth depth, int threa
     }
     sum.list_found = true;
     sum.ids = read_split_list(list);
-    rep.splits.push_back(sum);
+    rep.splits.push_back(std::move(sum));
     const auto& ids = rep.splits.back().ids;
     if (ids.empty()) {
       rep.problems.push_back({list.string(), fmt::format("{}: split list '{}' is empty", list.string(), name)});

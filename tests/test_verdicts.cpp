@@ -10,11 +10,9 @@
 #include <cmath>
 #include <random>
 
-#include "config/loader.h"
-#include "metrics/confusion.h"
-#include "metrics/evaluator.h"
 #include "report/report.h"
 #include "report/stats.h"
+#include "simulated_runs.h"
 
 using namespace fcnlab;
 using namespace fcnlab::report;
@@ -114,81 +112,22 @@ TEST_CASE("verdicts: the seeds needed give the planned power, checked by simulat
 
 namespace {
 
-constexpr int kClasses = 3;
+using fcnlab::testing::SimImage;
 
-// The truth of a simulated ablation. Per image i and run r of arm a, the share of each class's
-// pixels predicted right is
-//   base + effect[a] + seed_sd u_r + image_sd d_i + arm_image_sd g_ai + noise_sd e_ric
-// with standard normal draws: a seed effect (training randomness), an image effect shared by every
-// run (some images are hard), an arm-by-image effect (on a given image the arms differ by chance,
-// though not on average over images) and run-by-image noise. Every experiment draws new images.
-struct Truth {
-  double base = 0.7, effect = 0;  // effect: arm B's (model.skip = 8) gain over arm A's
-  double seed_sd = 0.02, image_sd = 0.08, arm_image_sd = 0.02, noise_sd = 0.03;
-  int images = 30, seeds = 3;
+// The truth of a simulated ablation (tests/simulated_runs.h): arm B (model.skip = 8) gains
+// `effect` over arm A (model.skip = 32); each arm runs `seeds` seeds.
+struct Truth : fcnlab::testing::Truth {
+  double effect = 0;
+  int seeds = 3;
 };
 
-// The config of a run as load_run() reads it (every key, display values).
-std::map<std::string, std::string> default_config_values() {
-  const Config cfg = ConfigBuilder().build();
-  std::map<std::string, std::string> out;
-  for (const auto& key : config_keys()) out[key] = display_value(config_value(cfg, key));
-  return out;
-}
-
-struct Image {
-  double difficulty = 0;
-  double arm_effect[2] = {0, 0};
-  int pixels[kClasses] = {};
-};
-
-Run simulated_run(const Truth& truth, const std::vector<Image>& images, int arm, int seed, std::mt19937& rng) {
-  static const auto config = default_config_values();
-  std::normal_distribution<double> z;
-  Run run;
-  run.file = fmt::format("sim/arm{}-seed{}.h5", arm, seed);
-  run.config = config;
-  run.config["model.skip"] = arm == 0 ? "32" : "8";
-  run.config["run.seed"] = std::to_string(seed);
-  run.info.run_id = run.file.stem().string();
-  run.info.seed = seed;
-  run.info.data_fingerprint = "simulated";
-  FinalRecord& f = run.final;
-  f.class_names = {"background", "a", "b"};
-  f.images = static_cast<std::int64_t>(images.size());
-  const double run_effect = truth.base + (arm == 1 ? truth.effect : 0) + truth.seed_sd * z(rng);
-  for (const Image& im : images) {
-    std::int32_t m[kClasses * kClasses] = {};
-    for (int c = 0; c < kClasses; ++c) {
-      const double p = std::clamp(run_effect + truth.image_sd * im.difficulty +
-                                      truth.arm_image_sd * im.arm_effect[arm] + truth.noise_sd * z(rng),
-                                  0.0, 1.0);
-      const auto right = static_cast<std::int32_t>(std::lround(p * im.pixels[c]));
-      m[c * kClasses + c] = right;
-      m[c * kClasses + (c + 1) % kClasses] = im.pixels[c] - right;
-      // BF follows the same shares, lower (boundaries are harder).
-      f.per_image_bf.push_back(std::clamp(p - 0.2, 0.0, 1.0));
-    }
-    f.per_image_confusion.insert(f.per_image_confusion.end(), m, m + kClasses * kClasses);
-  }
-  f.confusion.assign(kClasses * kClasses, 0);
-  for (std::size_t k = 0; k < f.per_image_confusion.size(); ++k)
-    f.confusion[k % (kClasses * kClasses)] += f.per_image_confusion[k];
-  const Scores s = scores_from_confusion(f.confusion.data(), kClasses);
-  f.scalars = {{"mean_iou", s.mean_iou}, {"bf_score", bf_from_images(f.per_image_bf, kClasses, {}).score}};
-  return run;
+Run simulated_run(const Truth& truth, const std::vector<SimImage>& images, int arm, int seed, std::mt19937& rng) {
+  return fcnlab::testing::simulated_run(truth, images, arm, arm == 1 ? truth.effect : 0,
+                                        {{"model.skip", arm == 0 ? "32" : "8"}}, seed, rng);
 }
 
 std::vector<Run> simulated_experiment(const Truth& truth, std::mt19937& rng) {
-  std::normal_distribution<double> z;
-  std::uniform_int_distribution<int> size(80, 300);
-  std::vector<Image> images(static_cast<std::size_t>(truth.images));
-  for (auto& im : images) {
-    im.difficulty = z(rng);
-    im.arm_effect[0] = z(rng);
-    im.arm_effect[1] = z(rng);
-    for (int& n : im.pixels) n = size(rng);
-  }
+  const auto images = fcnlab::testing::simulated_images(truth, 2, rng);
   std::vector<Run> runs;
   for (int arm = 0; arm < 2; ++arm)
     for (int seed = 0; seed < truth.seeds; ++seed) runs.push_back(simulated_run(truth, images, arm, seed, rng));

@@ -212,3 +212,56 @@ TEST_CASE("a 4-run toy sweep runs, and run again trains nothing", "[sweep][e2e]"
   CHECK(raced.failed.empty());
   CHECK(RunFileReader(result).info().status == RunStatus::finished);
 }
+
+TEST_CASE("a [decide] section: seeds 0..max_seeds-1 of every configuration, and errors that name the key", "[sweep]") {
+  TempDir dir;
+  const std::string head =
+      "[set]\noptim.iterations = 7\n[[grid]]\nmodel.skip = [32, 8]\n[[grid]]\nmodel.skip = 8\nloss.name = \"dice\"\n";
+  write_file(dir / "d.toml", head +
+                                 "[decide]\nvs = [\"model.skip=32\", \"loss.name=ce\"]\nmetrics = \"mean_iou\"\n"
+                                 "margin = { mean_iou = 0.01 }\nmin_seeds = 2\nmax_seeds = 5\nseed_step = 2\n");
+  const SweepSpec s = load_sweep_file(dir / "d.toml", {});
+  REQUIRE(s.decide.has_value());
+  CHECK(s.decide->seed_counts() == std::vector<int>{2, 4, 5});
+  CHECK(s.decide->margins.of("mean_iou") == 0.01);
+  REQUIRE(s.runs.size() == 15);  // 3 configurations x 5 seeds
+  std::vector<std::pair<std::size_t, int>> slot;
+  const DecideDesign design = sweep_design(s, &slot);
+  CHECK(design.keys == std::vector<std::string>{"loss.name", "model.skip"});
+  CHECK(design.arms.size() == 3);
+  std::set<std::pair<std::size_t, int>> slots(slot.begin(), slot.end());
+  CHECK(slots.size() == 15);
+  CHECK(plan_comparisons(*s.decide, design).size() == 2);  // 8 vs 32 (ce), dice vs ce (skip 8)
+  // With no result files: round 1 is seeds 0 and 1 of all three configurations.
+  write_file(dir / "d.toml", head + "[decide]\nvs = \"model.skip=32\"\nmetrics = [\"mean_iou\"]\nmax_seeds = 3\n");
+  const SweepSpec r = load_sweep_file(dir / "d.toml", {"run.results_dir=" + (dir / "res").string()});
+  const SweepDecision sd = decide_sweep(r);
+  CHECK(sd.decision.round == 1);
+  CHECK_FALSE(sd.decision.finished);
+  CHECK(sd.next_runs().size() == 4);  // the dice configuration is in no comparison of this vs
+  for (const auto i : sd.next_runs()) CHECK(r.runs[i].config.run.seed < 2);
+
+  const auto error_of = [&](const std::string& decide, const std::vector<std::string>& overrides = {}) {
+    write_file(dir / "e.toml", head + decide);
+    try {
+      load_sweep_file(dir / "e.toml", overrides);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string ok = "vs = \"model.skip=32\"\nmetrics = \"mean_iou\"\nmax_seeds = 4\n";
+  CHECK_THAT(error_of("[decide]\nvs = \"model.skip=32\"\nmetrics = \"mean_iou\"\n"), Contains("needs max_seeds"));
+  CHECK_THAT(error_of("[decide]\n" + ok + "min_seed = 3\n"),
+             Contains("e.toml") && Contains("min_seed") && Contains("did you mean min_seeds?"));
+  CHECK_THAT(error_of("[decide]\n" + ok + "min_seeds = 1\n"), Contains("min_seeds"));
+  CHECK_THAT(error_of("[decide]\n" + ok + "alpha = \"x\"\n"), Contains("alpha must be a number"));
+  CHECK_THAT(error_of("[decide]\n" + ok + "margin = -1\n"), Contains("margin must be > 0"));
+  CHECK_THAT(error_of("[decide]\nvs = \"model.skip=16\"\nmetrics = \"mean_iou\"\nmax_seeds = 4\n"),
+             Contains("model.skip = 16") && Contains("32, 8"));
+  CHECK_THAT(error_of("[decide]\nvs = \"model.fusion=sum\"\nmetrics = \"mean_iou\"\nmax_seeds = 4\n"),
+             Contains("not a key the grid varies"));
+  CHECK_THAT(error_of("[decide]\n" + ok, {"run.seed=0,1"}), Contains("run.seed") && Contains("[decide]"));
+  write_file(dir / "f.toml", "seeds = [0, 1]\n" + head + "[decide]\n" + ok);
+  CHECK_THROWS_WITH(load_sweep_file(dir / "f.toml", {}), Contains("seeds cannot be given with [decide]"));
+}

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "cli/options.h"
 #include "config/loader.h"
@@ -13,6 +15,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "sweep/decide.h"
 #include "sweep/launcher.h"
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
@@ -35,17 +38,28 @@ void print_runs(const SweepSpec& spec, const std::vector<std::size_t>& indices) 
 }
 
 // `fcnlab sweep X --status`: each run's state, and the SLURM state of its newest submitted task.
+// With [decide]: the verdicts and the round first, then only the runs begun, submitted or due now.
 int print_status(const SweepSpec& spec) {
   const auto submissions = read_submissions(slurm_jobs_file(slurm_dir(spec)));
   std::vector<std::string> job_ids;
   for (const auto& [run_id, sub] : submissions) job_ids.push_back(sub.job_id);
   const bool slurm_tools = have_program("squeue") || have_program("sacct");
   const auto states = job_ids.empty() ? std::map<std::string, std::string>{} : slurm_task_states(job_ids);
+  std::vector<std::size_t> due;
+  if (spec.decide) {
+    const SweepDecision sd = decide_sweep(spec);
+    std::cout << render_decision(*spec.decide, sd);
+    due = sd.next_runs();
+  }
   std::size_t counts[3] = {0, 0, 0};
-  std::cout << fmt::format("experiment {}: {} runs\n", spec.name, spec.runs.size());
+  std::cout << fmt::format("experiment {}: {} runs{}\n", spec.name, spec.runs.size(),
+                           spec.decide ? " in the full design (runs not begun and not due are not listed)" : "");
   std::cout << fmt::format("{:>4}  {:<8} {:<60} {:<14} {}\n", "run", "state", "run_id", "slurm task", "slurm state");
   for (const auto& run : spec.runs) {
     const auto st = run_state(run);
+    if (spec.decide && st.state == RunState::todo && !submissions.count(run.paths.run_id) &&
+        !std::binary_search(due.begin(), due.end(), run.index))
+      continue;
     ++counts[static_cast<int>(st.state)];
     std::string task = "-", slurm = "-";
     if (const auto it = submissions.find(run.paths.run_id); it != submissions.end()) {
@@ -113,8 +127,21 @@ void print_sweep_help(const po::options_description& opts) {
       "prints the job id; logs go to results/<experiment>/slurm/<job>_<task>.log. Before the time limit SLURM\n"
       "sends USR1: the run checkpoints and the task requeues itself and resumes. `scancel --batch\n"
       "--signal=TERM JOB_TASK` checkpoints and stops; submitting again resumes. With --dry-run the script\n"
-      "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.",
+      "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.\n\n"
+      "A sweep file with a [decide] section (vs, metrics, margin, alpha, min_seeds, max_seeds, seed_step) runs\n"
+      "seeds in rounds: min_seeds of every configuration, then seed_step more only where a comparison is\n"
+      "undecided, until each is significant or equivalent or has max_seeds (alpha split over the rounds, Holm\n"
+      "within one). Each round is computed from the result files; --dry-run prints the verdicts and the runs\n"
+      "the next round adds; with --launcher slurm each round is one array and the same command after it ends\n"
+      "submits the next.",
       opts);
+}
+
+// [decide]: prints the verdicts and returns the runs the round in progress still needs.
+std::vector<std::size_t> round_of(const SweepSpec& spec) {
+  const SweepDecision sd = decide_sweep(spec);
+  std::cout << render_decision(*spec.decide, sd);
+  return sd.next_runs();
 }
 
 // What each array task runs: the same sweep, from absolute paths.
@@ -144,14 +171,20 @@ int submit_to_slurm(const SweepSpec& spec, const ParsedArgs& p, const SweepArgs&
   validate(a.slurm);
   SlurmJob job = slurm_job(spec, p);
   const auto active = active_slurm_runs(spec);
-  for (const auto i : unfinished_runs(spec))
+  for (const auto i : spec.decide ? round_of(spec) : unfinished_runs(spec))
     if (std::find(active.begin(), active.end(), i) == active.end()) job.tasks.push_back(i);
   if (!active.empty())
     std::cout << fmt::format("{} unfinished runs are queued or running in SLURM already; not submitted again\n",
                              active.size());
   if (job.tasks.empty()) {
-    std::cout << fmt::format("sweep {}: nothing to submit ({} runs: {} queued or running, the rest done)\n", spec.name,
-                             spec.runs.size(), active.size());
+    if (spec.decide)
+      std::cout << fmt::format("sweep {}: nothing to submit now ({} runs queued or running); {}\n", spec.name,
+                               active.size(),
+                               active.empty() ? "every comparison is decided or has max_seeds"
+                                              : "run the same command after they end to submit the next round");
+    else
+      std::cout << fmt::format("sweep {}: nothing to submit ({} runs: {} queued or running, the rest done)\n",
+                               spec.name, spec.runs.size(), active.size());
     return 0;
   }
   const std::string script = make_sbatch_script(spec, job, a.slurm);
@@ -194,8 +227,10 @@ std::vector<std::size_t> selected_runs(const SweepSpec& spec, const SweepArgs& a
 }
 
 // Trains the selected runs here and prints what became of them; exit 1 if one failed or a signal stopped the sweep.
-int run_here(const SweepSpec& spec, const std::vector<std::size_t>& indices, const SweepArgs& a) {
+int run_here(const SweepSpec& spec, const std::vector<std::size_t>& indices, const SweepArgs& a,
+             const std::filesystem::path& exe = {}) {
   LaunchOptions options;
+  options.exe = exe;
   options.jobs = a.jobs;
   if (!a.devices.empty()) options.devices = split(a.devices, ',');
   const SweepOutcome out = run_local(spec, indices, options);
@@ -213,6 +248,46 @@ int run_here(const SweepSpec& spec, const std::vector<std::size_t>& indices, con
     return 1;
   }
   return out.failed.empty() ? 0 : 1;
+}
+
+// A [decide] sweep here: round after round (each recomputed from the run files) until every
+// comparison is decided or has max_seeds. A shard trains its part of each round and waits for the
+// other shards' runs before the next round can be computed.
+int run_adaptive(const SweepSpec& spec, const std::vector<std::size_t>& mine, const SweepArgs& a, bool dry_run) {
+  // The executable as it was when the sweep started: once the binary is rebuilt, /proc/self/exe
+  // names a deleted file, and a later round could not start its runs.
+  const std::filesystem::path exe = self_exe();
+  int shown_round = 0;
+  std::vector<std::size_t> last;
+  for (;;) {
+    const SweepDecision sd = decide_sweep(spec);
+    if (sd.decision.round != shown_round) std::cout << render_decision(*spec.decide, sd) << std::flush;
+    if (sd.decision.finished) return 0;
+    std::vector<std::size_t> next;
+    for (const auto i : sd.next_runs())
+      if (std::binary_search(mine.begin(), mine.end(), i)) next.push_back(i);
+    if (dry_run) {
+      std::cout << fmt::format("round {} would add these {} runs{}:\n", sd.decision.round, next.size(),
+                               next.size() < sd.decision.missing.size() ? " (this shard's part)" : "");
+      print_runs(spec, next);
+      return 0;
+    }
+    if (next.empty()) {  // the rest of the round belongs to other shards
+      if (sd.decision.round != shown_round)
+        std::cout << fmt::format("round {}: waiting for {} runs of other shards\n", sd.decision.round,
+                                 sd.decision.missing.size())
+                  << std::flush;
+      shown_round = sd.decision.round;
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      continue;
+    }
+    if (next == last)
+      throw Error(fmt::format("sweep {}: round {}: {} runs ended without a result file; see their logs", spec.name,
+                              sd.decision.round, next.size()));
+    shown_round = sd.decision.round;
+    last = next;
+    if (const int code = run_here(spec, next, a, exe); code != 0) return code;
+  }
 }
 
 }  // namespace
@@ -237,6 +312,7 @@ int cmd_sweep(const Args& args) {
   if (p.vm.count("status")) return print_status(spec);
   if (launcher == Launcher::slurm) return submit_to_slurm(spec, p, a);
   const auto indices = selected_runs(spec, a);
+  if (spec.decide && a.task < 0) return run_adaptive(spec, indices, a, p.vm.count("dry-run") > 0);
   if (p.vm.count("dry-run")) {
     print_runs(spec, indices);
     return 0;

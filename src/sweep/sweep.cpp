@@ -76,6 +76,137 @@ Axis parse_override_axis(const std::string& kv) {
   return a;
 }
 
+// [[grid]] tables: each a list of axes (a key and its values).
+std::vector<std::vector<Axis>> parse_grids(const toml::node& v, const std::string& fname) {
+  const auto* arr = v.as_array();
+  if (!arr || !arr->is_homogeneous(toml::node_type::table))
+    throw ConfigError(fmt::format("{}: grid must be [[grid]] tables", where(fname, v, "grid")));
+  std::vector<std::vector<Axis>> grids;
+  for (std::size_t g = 0; g < arr->size(); ++g) {
+    std::vector<std::pair<std::string, const toml::node*>> flat;
+    flatten(*arr->get(g)->as_table(), "", flat);
+    std::vector<Axis> axes;
+    for (const auto& [dk, node] : flat) {
+      const std::string w = where(fname, *node, fmt::format("[[grid]] #{}", g + 1));
+      check_config_key(dk, w);
+      Axis a{dk, {}};
+      if (const auto* values = node->as_array()) {
+        if (values->empty()) throw ConfigError(fmt::format("{}: {} has no values", w, dk));
+        for (const auto& e : *values) a.values.push_back(value_text(e));
+      } else {
+        a.values.push_back(value_text(*node));
+      }
+      check_axis(a, w);
+      axes.push_back(std::move(a));
+    }
+    grids.push_back(std::move(axes));
+  }
+  return grids;
+}
+
+// A string or an array of strings.
+std::vector<std::string> strings_of(const toml::node& n, const std::string& w, const std::string& field) {
+  std::vector<std::string> out;
+  if (const auto s = n.value<std::string>()) return {*s};
+  const auto* arr = n.as_array();
+  if (!arr || !arr->is_homogeneous(toml::node_type::string))
+    throw ConfigError(fmt::format("{}: [decide] {} must be a string or an array of strings", w, field));
+  for (const auto& e : *arr) out.push_back(*e.value<std::string>());
+  return out;
+}
+
+double number_of(const toml::node& n, const std::string& w, const std::string& field) {
+  const auto x = n.value<double>();  // integers convert
+  if (!x) throw ConfigError(fmt::format("{}: [decide] {} must be a number", w, field));
+  return *x;
+}
+
+int integer_of(const toml::node& n, const std::string& w, const std::string& field, int max = 1000) {
+  const auto x = n.value<std::int64_t>();
+  if (!x || n.type() != toml::node_type::integer || *x < 0 || *x > max)
+    throw ConfigError(fmt::format("{}: [decide] {} must be an integer from 0 to {}", w, field, max));
+  return static_cast<int>(*x);
+}
+
+bool boolean_of(const toml::node& n, const std::string& w, const std::string& field) {
+  const auto x = n.value<bool>();
+  if (!x) throw ConfigError(fmt::format("{}: [decide] {} must be true or false", w, field));
+  return *x;
+}
+
+// margin = 0.01, or margin = { mean_iou = 0.01, bf_score = 0.02 }.
+report::Margins margins_of(const toml::node& n, const std::string& w) {
+  report::Margins m;
+  const auto positive = [&](const toml::node& x, const std::string& field) {
+    const double v = number_of(x, w, field);
+    if (!(v > 0)) throw ConfigError(fmt::format("{}: [decide] {} must be > 0, not {}", w, field, v));
+    return v;
+  };
+  if (const auto* t = n.as_table()) {
+    for (const auto& [metric, x] : *t)
+      m.per_metric[std::string(metric.str())] = positive(x, "margin." + std::string(metric.str()));
+  } else {
+    m.all = positive(n, "margin");
+  }
+  return m;
+}
+
+DecidePlan parse_decide(const toml::node& v, const std::string& fname) {
+  const auto* t = v.as_table();
+  if (!t) throw ConfigError(fmt::format("{}: [decide] must be a table", where(fname, v, "decide")));
+  static const std::vector<std::string> fields{
+      "vs", "metrics", "margin", "alpha", "min_seeds", "max_seeds", "seed_step", "resamples", "pooled_seed_variance"};
+  DecidePlan plan;
+  bool has_max = false;
+  for (const auto& [k, n] : *t) {
+    const std::string field(k.str());
+    const std::string w = where(fname, n, "[decide] " + field);
+    if (field == "vs")
+      plan.vs = strings_of(n, w, field);
+    else if (field == "metrics")
+      plan.metrics = strings_of(n, w, field);
+    else if (field == "margin")
+      plan.margins = margins_of(n, w);
+    else if (field == "alpha")
+      plan.alpha = number_of(n, w, field);
+    else if (field == "min_seeds")
+      plan.min_seeds = integer_of(n, w, field);
+    else if (field == "max_seeds") {
+      plan.max_seeds = integer_of(n, w, field);
+      has_max = true;
+    } else if (field == "seed_step")
+      plan.seed_step = integer_of(n, w, field);
+    else if (field == "resamples")
+      plan.resamples = integer_of(n, w, field, 100000);
+    else if (field == "pooled_seed_variance")
+      plan.pooled_seed_variance = boolean_of(n, w, field);
+    else
+      throw ConfigError(fmt::format("{}: unknown [decide] key '{}'{} (expected {})", w, field,
+                                    did_you_mean(field, fields), fmt::join(fields, ", ")));
+  }
+  if (!has_max)
+    throw ConfigError(
+        fmt::format("{}: [decide] needs max_seeds (the most seeds an arm gets)", where(fname, v, "decide")));
+  validate(plan, where(fname, v, "decide"));
+  return plan;
+}
+
+// [decide] chooses the seeds: a `seeds` list or a run.seed axis would fight it.
+void check_decide_seeds(const std::string& fname, bool has_seeds, const std::vector<std::vector<Axis>>& grids,
+                        const std::vector<Axis>& cli_axes, const std::vector<std::string>& set_overrides) {
+  const std::string why = "[decide] runs seeds 0, 1, ... up to max_seeds - 1 where a comparison is still open";
+  if (has_seeds) throw ConfigError(fmt::format("{}: seeds cannot be given with [decide]: {}", fname, why));
+  const auto is_seed = [](const Axis& a) { return a.key == "run.seed"; };
+  for (const auto& g : grids)
+    if (std::any_of(g.begin(), g.end(), is_seed))
+      throw ConfigError(fmt::format("{}: [[grid]] run.seed cannot be given with [decide]: {}", fname, why));
+  if (std::any_of(cli_axes.begin(), cli_axes.end(), is_seed))
+    throw ConfigError(fmt::format("override run.seed: cannot be given with [decide] ({}): {}", fname, why));
+  for (const auto& o : set_overrides)
+    if (o.rfind("run.seed=", 0) == 0)
+      throw ConfigError(fmt::format("{}: [set] run.seed cannot be given with [decide]: {}", fname, why));
+}
+
 // All combinations of the axes' values (cartesian product), each as key=value overrides.
 std::vector<std::vector<std::string>> product(const std::vector<Axis>& axes) {
   std::vector<std::vector<std::string>> out{{}};
@@ -173,6 +304,7 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
   std::vector<std::int64_t> seeds;
   std::vector<std::string> set_overrides;
   std::vector<std::vector<Axis>> grids;
+  std::optional<DecidePlan> decide;
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
     if (key == "base") {
@@ -196,37 +328,22 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
         set_overrides.push_back(dk + "=" + value_text(*node));
       }
     } else if (key == "grid") {
-      const auto* arr = v.as_array();
-      if (!arr || !arr->is_homogeneous(toml::node_type::table))
-        throw ConfigError(fmt::format("{}: grid must be [[grid]] tables", where(fname, v, "grid")));
-      for (std::size_t g = 0; g < arr->size(); ++g) {
-        std::vector<std::pair<std::string, const toml::node*>> flat;
-        flatten(*arr->get(g)->as_table(), "", flat);
-        std::vector<Axis> axes;
-        for (const auto& [dk, node] : flat) {
-          const std::string w = where(fname, *node, fmt::format("[[grid]] #{}", g + 1));
-          check_config_key(dk, w);
-          Axis a{dk, {}};
-          if (const auto* values = node->as_array()) {
-            if (values->empty()) throw ConfigError(fmt::format("{}: {} has no values", w, dk));
-            for (const auto& e : *values) a.values.push_back(value_text(e));
-          } else {
-            a.values.push_back(value_text(*node));
-          }
-          check_axis(a, w);
-          axes.push_back(std::move(a));
-        }
-        grids.push_back(std::move(axes));
-      }
+      for (auto& axes : parse_grids(v, fname)) grids.push_back(std::move(axes));
+    } else if (key == "decide") {
+      decide = parse_decide(v, fname);
     } else {
-      throw ConfigError(fmt::format("{}: unknown sweep-file key '{}' (expected base, seeds, [set], [[grid]])",
+      throw ConfigError(fmt::format("{}: unknown sweep-file key '{}' (expected base, seeds, [set], [[grid]], [decide])",
                                     where(fname, v, key), key));
     }
   }
   if (grids.empty()) grids.emplace_back();
-  if (seeds.empty()) seeds.push_back(0);
   std::vector<Axis> cli_axes;
   for (const auto& o : overrides) cli_axes.push_back(parse_override_axis(o));
+  if (decide) {
+    check_decide_seeds(fname, !seeds.empty(), grids, cli_axes, set_overrides);
+    for (int s = 0; s < decide->max_seeds; ++s) seeds.push_back(s);
+  }
+  if (seeds.empty()) seeds.push_back(0);
 
   std::vector<RunRecipe> recipes;
   for (const auto& grid : grids) {
@@ -245,7 +362,10 @@ SweepSpec load_sweep_file(const std::filesystem::path& file, const std::vector<s
         recipes.push_back(std::move(r));
       }
   }
-  return finish(file.stem().string(), bases, recipes);
+  SweepSpec spec = finish(file.stem().string(), bases, recipes);
+  spec.decide = std::move(decide);
+  if (spec.decide) plan_comparisons(*spec.decide, sweep_design(spec));  // ConfigError for a vs that pairs nothing
+  return spec;
 }
 
 SweepSpec make_multirun(const std::vector<std::filesystem::path>& configs, const std::vector<std::string>& overrides,

@@ -10,6 +10,14 @@
 //   [[grid]]                         # cartesian product within a grid; union over grids
 //   model.skip = [32, 16, 8]
 //   model.fusion = ["sum", "concat"]
+//   [decide]                         # adaptive seeds (sweep/decide.h): the seeds are 0..max_seeds-1
+//   vs = ["model.skip=32"]           # and run only where a comparison is still open
+//   metrics = ["mean_iou"]
+//   margin = 0.01                    # or { mean_iou = 0.01 }
+//   alpha = 0.05
+//   min_seeds = 2
+//   max_seeds = 6
+//   seed_step = 2
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -22,6 +30,7 @@
 #include "config/config.h"
 #include "core/enum_names.h"
 #include "results/run_file.h"
+#include "sweep/decide.h"
 #include "train/run_paths.h"
 
 namespace fcnlab {
@@ -38,6 +47,7 @@ struct SweepSpec {
   std::string name;                    // experiment name
   std::vector<SweepRun> runs;          // deduplicated by config hash, in expansion order
   std::vector<std::string> axis_keys;  // keys whose value differs between runs
+  std::optional<DecidePlan> decide;    // the sweep file's [decide] section, if any
 };
 
 // Expands a sweep file. `overrides` (key=value, commas = several values) apply to every run,

@@ -9,7 +9,11 @@
 #   2. a 2-run sweep: task 0 gets `scancel --batch --signal=TERM` mid-run (checkpoint, stop),
 #      task 1 gets USR1 (what --signal=B:USR1@S sends before the time limit: checkpoint, requeue);
 #      resubmitting the sweep submits run 0 only, and both runs end finished with "resuming from
-#      checkpoint" in their logs.
+#      checkpoint" in their logs;
+#   3. an adaptive sweep ([decide], two arms that differ by 1% in the learning rate, 2 then 3
+#      seeds): round 1 is one array of the 4 runs with seeds 0 and 1; after it ends, `--status`
+#      shows round 2, and the same submit command submits round 2 (seed 2 of both arms) as a second
+#      array; after that the sweep is finished and a third submit has nothing to do.
 # The daemons it started are stopped by pid on exit. Every wait is bounded; on failure it prints the
 # daemons' log tails and exits 1. Usage: tests/slurm/run.sh [path/to/fcnlab]  (KEEP=1 keeps the temp dir)
 set -euo pipefail
@@ -249,4 +253,46 @@ grep -q "requeueing ${J2}_1" "results/resume/slurm/${J2}_1.log" || fail "task ${
 cat status3.out
 grep -q "2 done, 0 partial, 0 todo" status3.out || fail "--status does not report 2 done"
 log "scenario 2 passed in $(( $(date +%s) - S2 )) s"
+
+# ---- scenario 3: adaptive seeds, one array per round
+S3=$(date +%s)
+sed -e '/^\[\[grid\]\]/,$d' four.toml > decide.toml
+cat >> decide.toml <<EOF
+[[grid]]
+optim.lr = [0.05, 0.0505]
+[decide]
+vs = ["optim.lr=0.05"]
+metrics = ["mean_iou"]
+min_seeds = 2
+max_seeds = 3
+seed_step = 1
+resamples = 200
+EOF
+# The design: arm 0.05 is runs 0-2 (seeds 0-2), arm 0.0505 runs 3-5.
+"$FCNLAB" sweep decide.toml --launcher slurm --time 00:20:00 > submit4.out 2>&1 ||
+  { cat submit4.out; fail "submitting round 1 of the adaptive sweep"; }
+cat submit4.out
+grep -q "^round 1 of 2" submit4.out || fail "the first submission is not round 1"
+J4=$(job_of submit4.out)
+[ -n "$J4" ] || fail "no job id in: $(cat submit4.out)"
+grep -q -- "--array=0-1,3-4$" "$(ls -t results/decide/slurm/sweep-*.sbatch | head -1)" ||
+  fail "round 1's array is not runs 0-1,3-4"
+wait_for 600 "job array $J4 (round 1) to end" array_done "$J4"
+"$FCNLAB" sweep decide.toml --status > status4.out || fail "--status failed"
+cat status4.out
+grep -q "^round 2 of 2" status4.out || fail "--status after round 1 does not show round 2"
+[ "$(grep -c "${J4}_[0-9] *COMPLETED" status4.out)" = 4 ] || fail "--status does not show round 1's 4 COMPLETED tasks"
+"$FCNLAB" sweep decide.toml --launcher slurm --time 00:20:00 > submit5.out 2>&1 ||
+  { cat submit5.out; fail "submitting round 2 of the adaptive sweep"; }
+cat submit5.out
+J5=$(job_of submit5.out)
+[ -n "$J5" ] || fail "the same command after round 1 submitted nothing: $(cat submit5.out)"
+grep -q -- "--array=2,5$" "$(ls -t results/decide/slurm/sweep-*.sbatch | head -1)" || fail "round 2's array is not runs 2,5"
+wait_for 600 "job array $J5 (round 2) to end" array_done "$J5"
+"$FCNLAB" sweep decide.toml --launcher slurm > submit6.out 2>&1 || fail "submitting a finished adaptive sweep"
+cat submit6.out
+{ grep -q "^finished" submit6.out && grep -q "nothing to submit" submit6.out; } ||
+  fail "a finished adaptive sweep was not reported finished with nothing to submit"
+[ "$(ls results/decide/*.h5 | wc -l)" = 6 ] || fail "expected 6 result files in results/decide"
+log "scenario 3 passed in $(( $(date +%s) - S3 )) s"
 log "all SLURM scenarios passed"

@@ -12,6 +12,10 @@ out of the config hash) and writes PNG files into DIR/plots/ (or --out):
   bar_<metric>.png     the main metric per group: mean over seeds with std error bars, seeds as dots
   examples.png         example val images: image, ground truth, each group's prediction (first
                        seed), VOC palette (void = 255 drawn in the VOC boundary colour)
+  index.html           one self-contained page (experiment_page.py): the `fcnlab report --ci` table
+                       with its verdict legend (--vs, --margin, --alpha, --report-metrics and --by
+                       are passed to the report), these plots, and the run list with each run's
+                       log copied to logs/<run_id>.log
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib (run with /usr/bin/python3).
 """
@@ -21,6 +25,7 @@ import os
 import sys
 import tomllib
 
+import experiment_page as page
 import h5py
 import matplotlib
 
@@ -87,21 +92,27 @@ def voc_palette():
     return pal
 
 
+def read_info(f):
+    """The root attributes of an open run file of any status (DESIGN.md "Results")."""
+    version = int(f.attrs["schema_version"])
+    if version not in SCHEMA_VERSIONS:
+        raise ValueError(f"schema_version {version}; this script reads {sorted(SCHEMA_VERSIONS)}")
+    return {"run_id": text(f.attrs["run_id"]), "status": text(f.attrs["status"]), "seed": int(f.attrs["seed"]),
+            "wall_seconds": float(f.attrs["wall_seconds"]), "message": text(f.attrs.get("message", "")),
+            "config": {k: show_value(v) for k, v in flatten(tomllib.loads(text(f.attrs["config_toml"]))).items()}}
+
+
 class Run:
     def __init__(self, path):
         self.path = path
         with h5py.File(path, "r") as f:
-            version = int(f.attrs["schema_version"])
-            if version not in SCHEMA_VERSIONS:
-                raise ValueError(f"schema_version {version}; this script reads {sorted(SCHEMA_VERSIONS)}")
-            self.status = text(f.attrs["status"])
+            info = read_info(f)
+            self.status = info["status"]
             if self.status != "finished":
                 raise ValueError(f"status is '{self.status}', not finished")
             if "final" not in f:
                 raise ValueError("no /final group")
-            self.run_id = text(f.attrs["run_id"])
-            self.seed = int(f.attrs["seed"])
-            self.config = {k: show_value(v) for k, v in flatten(tomllib.loads(text(f.attrs["config_toml"]))).items()}
+            self.run_id, self.seed, self.config = info["run_id"], info["seed"], info["config"]
             fin = f["final"]
             self.scalars = {k: float(v) for k, v in fin.attrs.items()}
             b = fin["boundary"]
@@ -131,9 +142,25 @@ def load_runs(directory):
     return runs
 
 
-def varying_keys(runs):
-    keys = sorted(set().union(*(r.config.keys() for r in runs)))
-    return [k for k in keys if k not in NOT_AXES and len({r.config.get(k) for r in runs}) > 1]
+def list_run_files(directory):
+    """Every DIR/*.h5, finished or not, for the page's run list: read_info() plus the file's stem;
+    an unreadable file gets status 'unreadable' and the error as its message."""
+    entries = []
+    for name in sorted(n for n in os.listdir(directory) if n.endswith(".h5")):
+        entry = {"stem": name[:-3], "run_id": name[:-3], "status": "unreadable", "seed": None,
+                 "wall_seconds": None, "message": "", "config": {}}
+        try:
+            with h5py.File(os.path.join(directory, name), "r") as f:
+                entry.update(read_info(f))
+        except Exception as e:  # the page lists it, saying why it could not be read
+            entry["message"] = str(e)
+        entries.append(entry)
+    return entries
+
+
+def varying_keys(configs):
+    keys = sorted(set().union(*(c.keys() for c in configs)))
+    return [k for k in keys if k not in NOT_AXES and len({c.get(k) for c in configs}) > 1]
 
 
 def group_runs(runs, by):
@@ -290,6 +317,12 @@ def main(argv=None):
     p.add_argument("--metric", default="mean_iou", help="metric of the bar chart (a /final scalar; default mean_iou)")
     p.add_argument("--out", default="", help="output directory (default DIR/plots)")
     p.add_argument("--examples", type=int, default=4, help="rows of the example grid (default 4)")
+    p.add_argument("--vs", default="", help="key=value: the page's report gets Δ columns and verdicts (report --vs)")
+    p.add_argument("--margin", default="", help="X or metric=X,...: equivalence margins of the page's report")
+    p.add_argument("--alpha", default="", help="level of the page's verdicts (report --alpha; default 0.05)")
+    p.add_argument("--report-metrics", default="", help="metrics of the page's report (report --metrics)")
+    p.add_argument("--fcnlab", default="", help="fcnlab executable for the page's report "
+                   "(default $FCNLAB, else build/src/cli/fcnlab of this repository)")
     a = p.parse_args(argv)
     if not os.path.isdir(a.dir):
         print(f"plots.py: error: {a.dir}: not a directory", file=sys.stderr)
@@ -298,7 +331,7 @@ def main(argv=None):
     if not runs:
         print(f"plots.py: error: {a.dir}: no finished run files (*.h5)", file=sys.stderr)
         return 1
-    by = [k.strip() for k in a.by.split(",") if k.strip()] if a.by else varying_keys(runs)
+    by = [k.strip() for k in a.by.split(",") if k.strip()] if a.by else varying_keys([r.config for r in runs])
     unknown = [k for k in by if all(k not in r.config for r in runs)]
     if unknown:
         print(f"plots.py: error: --by {','.join(unknown)}: not a config key of these runs", file=sys.stderr)
@@ -319,9 +352,25 @@ def main(argv=None):
         written.append(name)
     if plot_examples(groups, by, os.path.join(out, "examples.png"), a.examples):
         written.append("examples.png")
+    written.append(write_page(a, out, written))
     print(f"{len(runs)} runs in {len(groups)} groups (by {', '.join(by) or 'nothing'}) -> "
           f"{', '.join(os.path.join(out, w) for w in written)}")
     return 0
+
+
+def write_page(a, out, pngs):
+    """DIR/plots/index.html (analysis/experiment_page.py); returns its name."""
+    options = {"--by": a.by, "--metrics": a.report_metrics, "--vs": a.vs, "--margin": a.margin, "--alpha": a.alpha}
+    cmd = page.report_command(page.find_fcnlab(a.fcnlab), a.dir, options)
+    report, note = page.run_report(cmd)
+    if report is None:
+        warn(f"index.html shows no report table: {note}")
+    entries = list_run_files(a.dir)
+    keys = varying_keys([e["config"] for e in entries if e["config"]])
+    sections = [page.report_section(report, note, cmd), page.plots_section(pngs),
+                page.runs_section(entries, keys, a.dir, out)]
+    page.write_page(out, f"fcnlab experiment {os.path.basename(os.path.normpath(a.dir))}", sections)
+    return "index.html"
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ int cmd_eval(const Args& args) {
   init_logging(to_string(cfg.run.log_level));
   EvalOptions options;
   options.weights = checkpoint.empty() ? run_paths(cfg).final_weights() : std::filesystem::path(checkpoint);
-  if (!std::filesystem::exists(options.weights))
-    throw IoError(fmt::format("{}: model weights not found (pass --checkpoint)", options.weights.string()));
   options.split = split;
   std::cout << fmt::format("{} on split '{}' with {}\n", info.run_id, split.empty() ? cfg.data.val_split : split,
                            options.weights.string());

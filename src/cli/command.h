@@ -19,6 +19,7 @@ const std::vector<Command>& commands();
 int cmd_config(const Args& args);
 int cmd_train(const Args& args);
 int cmd_eval(const Args& args);
+int cmd_predict(const Args& args);
 int cmd_rerun(const Args& args);
 int cmd_show(const Args& args);
 int cmd_sweep(const Args& args);

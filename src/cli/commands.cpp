@@ -9,6 +9,7 @@ const std::vector<Command>& commands() {
       {"sweep", "run a sweep file or a command-line multirun (skips finished runs, resumes partial ones)", cmd_sweep},
       {"show", "print a run file: config, status, final metrics, curves", cmd_show},
       {"eval", "re-evaluate a trained run's model on a split", cmd_eval},
+      {"predict", "apply a trained run's model to images: VOC-palette masks, overlays, a VOC submission", cmd_predict},
       {"rerun", "retrain a run from its recorded config and compare every final metric", cmd_rerun},
       {"model", "print the FCN layer table: sizes, strides, parameters, FLOPs (--bench: ms/step)", cmd_model},
       {"report", "tables (md/csv/latex/json) of a results dir: mean ± std over seeds, bootstrap CIs", cmd_report},

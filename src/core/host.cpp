@@ -1,13 +1,18 @@
 #include "core/host.h"
 
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/text.h"
+
+extern char** environ;
 
 namespace fcnlab {
 
@@ -48,6 +53,19 @@ std::filesystem::path self_exe() {
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) throw Error("cannot locate the fcnlab executable (/proc/self/exe)");
   return p;
+}
+
+int run_program(const std::vector<std::string>& argv) {
+  if (argv.empty()) return -1;
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace fcnlab

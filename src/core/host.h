@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fcnlab {
 
@@ -22,5 +23,9 @@ std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
 
 // This process's executable (/proc/self/exe), so that it can start itself; Error where unknown.
 std::filesystem::path self_exe();
+
+// Runs argv[0] (looked up in PATH) with `argv`, no shell, and waits for it: its exit status, or
+// -1 when it could not be started or was killed by a signal.
+int run_program(const std::vector<std::string>& argv);
 
 }  // namespace fcnlab

@@ -221,24 +221,28 @@ Image8 read_jpeg_rgb(const std::filesystem::path& file) {
   return decode_jpeg_rgb(bytes.data(), bytes.size(), file.string());
 }
 
-std::vector<std::uint8_t> encode_jpeg(const Image8& rgb, int quality, bool subsample_420) {
-  if (rgb.channels != 3 || rgb.width <= 0 || rgb.height <= 0 ||
-      rgb.pixels.size() != static_cast<std::size_t>(rgb.width) * static_cast<std::size_t>(rgb.height) * 3)
-    throw IoError(
-        fmt::format("encode_jpeg: expected a non-empty RGB image, got {}x{}x{}", rgb.width, rgb.height, rgb.channels));
+std::vector<std::uint8_t> encode_jpeg(const Image8& image, int quality, bool subsample_420) {
+  const int c = image.channels;
+  if ((c != 1 && c != 3 && c != 4) || image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() !=
+          static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * static_cast<std::size_t>(c))
+    throw IoError(fmt::format("encode_jpeg: expected a non-empty grey, RGB or CMYK image, got {}x{}x{}", image.width,
+                              image.height, c));
+  const int format = c == 1 ? TJPF_GRAY : c == 3 ? TJPF_RGB : TJPF_CMYK;
+  const int sampling = c == 1 ? TJSAMP_GRAY : subsample_420 ? TJSAMP_420 : TJSAMP_444;
   TjHandle tj(tjInitCompress());
   if (!tj) throw IoError("cannot create a TurboJPEG compressor");
   unsigned char* out = nullptr;
   unsigned long out_size = 0;
-  const int rc = tjCompress2(tj.get(), rgb.pixels.data(), rgb.width, 0, rgb.height, TJPF_RGB, &out, &out_size,
-                             subsample_420 ? TJSAMP_420 : TJSAMP_444, quality, TJFLAG_ACCURATEDCT);
+  const int rc = tjCompress2(tj.get(), image.pixels.data(), image.width, 0, image.height, format, &out, &out_size,
+                             sampling, quality, TJFLAG_ACCURATEDCT);
   std::unique_ptr<unsigned char, TjBufferDeleter> owned(out);
   if (rc != 0) throw IoError(fmt::format("JPEG compression failed: {}", tjGetErrorStr2(tj.get())));
   return std::vector<std::uint8_t>(out, out + out_size);
 }
 
-void write_jpeg(const std::filesystem::path& file, const Image8& rgb, int quality) {
-  write_bytes(file, encode_jpeg(rgb, quality));
+void write_jpeg(const std::filesystem::path& file, const Image8& image, int quality) {
+  write_bytes(file, encode_jpeg(image, quality));
 }
 
 ImageHeader read_jpeg_header(const std::filesystem::path& file) {

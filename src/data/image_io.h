@@ -34,9 +34,10 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& file);
 // with the Adobe (inverted) convention, as PIL does. Truncated data ("premature end") is an error.
 Image8 read_jpeg_rgb(const std::filesystem::path& file);
 Image8 decode_jpeg_rgb(const std::uint8_t* data, std::size_t size, const std::string& name);
-// Baseline JPEG, 4:2:0 chroma subsampling, accurate DCT. Throws IoError.
-void write_jpeg(const std::filesystem::path& file, const Image8& rgb, int quality = 95);
-std::vector<std::uint8_t> encode_jpeg(const Image8& rgb, int quality = 95, bool subsample_420 = true);
+// Baseline JPEG, 4:2:0 chroma subsampling, accurate DCT, of an image of 3 channels (RGB), 1 (grey)
+// or 4 (CMYK, in TurboJPEG's CMYK pixel format). Throws IoError.
+void write_jpeg(const std::filesystem::path& file, const Image8& image, int quality = 95);
+std::vector<std::uint8_t> encode_jpeg(const Image8& image, int quality = 95, bool subsample_420 = true);
 
 // Label PNG -> class indices (channels = 1). Palette PNGs (any bit depth) are read as their
 // indices, never through RGB; 8-bit greyscale PNGs as their values. Anything else is a DataError.

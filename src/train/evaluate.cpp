@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "train/device.h"
+#include "train/step.h"
 
 namespace fcnlab {
 
@@ -130,6 +131,19 @@ struct DecodedBatch {
 };
 
 }  // namespace
+
+FCN load_trained_model(const Config& cfg, const std::filesystem::path& weights, const torch::Device& device) {
+  if (!std::filesystem::exists(weights))
+    throw IoError(fmt::format("{}: model weights not found (pass --checkpoint)", weights.string()));
+  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
+  try {
+    torch::load(model, weights.string());
+  } catch (const c10::Error& e) {
+    throw IoError(fmt::format("{}: cannot load model weights: {}", weights.string(), e.what_without_backtrace()));
+  }
+  prepare_model(model, cfg, device);
+  return model;
+}
 
 BatchPredictions predict_batch(FCN& model, const Batch& batch, const Config& cfg, const torch::Device& device) {
   torch::Tensor logits;

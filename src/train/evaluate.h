@@ -3,6 +3,7 @@
 // training, `fcnlab eval` and benchmarks.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ RuntimeInfo configure_runtime(const Config& cfg);
 int recorded_cpu_threads(const std::string& device_name);
 // The device name of a CPU run on `threads` intra-op threads: "cpu (2 threads)".
 std::string cpu_device_name(int threads);
+
+// A model of cfg.model with the state saved at `weights`, prepared for `device` (IoError naming the
+// file when it is missing or does not load).
+FCN load_trained_model(const Config& cfg, const std::filesystem::path& weights, const torch::Device& device);
 
 // The model's predictions for a batch (argmax, under optim.amp and optim.channels_last), each
 // cropped back to its image's size, beside the labels.

@@ -308,14 +308,7 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
 
 FinalRecord evaluate_saved_model(const Config& cfg, const EvalOptions& options) {
   const RuntimeInfo rt = configure_runtime(cfg);
-  FCN model = make_fcn(cfg.model, cfg.data.num_classes);
-  try {
-    torch::load(model, options.weights.string());
-  } catch (const c10::Error& e) {
-    throw IoError(
-        fmt::format("{}: cannot load model weights: {}", options.weights.string(), e.what_without_backtrace()));
-  }
-  prepare_model(model, cfg, rt.device);
+  FCN model = load_trained_model(cfg, options.weights, rt.device);
   const std::string split = options.split.empty() ? cfg.data.val_split : options.split;
   const VocSegmentation ds(cfg.data.root, cfg.data.image_dir, cfg.data.label_dir,
                            read_split_list(split_list_path(cfg.data, split)));

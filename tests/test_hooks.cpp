@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "results/run_file.h"
 #include "train/hooks.h"
+#include "train/live_record.h"
 #include "train/trainer.h"
 
 using namespace fcnlab;
@@ -264,4 +265,48 @@ TEST_CASE("the loop skips the later hooks of a diverged step and finishes a run 
   saved.clear();
   CHECK(run(-1, saved) == TrainOutcome::finished);
   CHECK(saved == std::vector<std::int64_t>{2, 4});
+}
+
+TEST_CASE("the live record hook writes the run's progress at log points and its end state", "[hooks]") {
+  TempDir dir;
+  const auto file = dir / "progress.toml";
+  LiveRecordHook hook(file, /*min_interval_s=*/0.0);
+  TrainState s;
+  s.total = 10;
+  hook.before_train(s);
+  auto r = read_live_record(file);
+  REQUIRE(r.has_value());
+  CHECK(r->state == "running");
+  CHECK(r->iteration == 0);
+  CHECK(r->total == 10);
+  CHECK(std::isnan(r->loss));
+  CHECK(std::abs(seconds_since_utc(r->updated_utc)) < 60);
+  // A step that is no log point leaves the record as it was.
+  s.saved.iteration = 3;
+  hook.after_step(s);
+  CHECK(read_live_record(file)->iteration == 0);
+  s.saved.iteration = 4;
+  s.saved.train.push_back({4, 0.75, 0.01, 12.5});
+  hook.after_step(s);
+  r = read_live_record(file);
+  CHECK(r->iteration == 4);
+  CHECK(r->loss == 0.75);
+  CHECK(r->img_per_s == 12.5);
+  CHECK(r->eta_s >= 0);
+  s.saved.iteration = 10;
+  s.saved.val.push_back(ValPoint{10, 0.9, 0.8, 0.625, 0.7, 0.5, 0.4});
+  s.outcome = TrainOutcome::finished;
+  hook.after_train(s);
+  r = read_live_record(file);
+  CHECK(r->state == "finished");
+  CHECK(r->iteration == 10);
+  CHECK(r->val_mean_iou == 0.625);
+  CHECK(std::isnan(r->eta_s));  // only a running run has one
+  s.outcome = TrainOutcome::interrupted;
+  hook.after_train(s);
+  CHECK(read_live_record(file)->state == "stopped");
+  // A file that is not a record reads as none (a view never fails on it).
+  fcnlab::test::write_file(file, "state = ");
+  CHECK_FALSE(read_live_record(file).has_value());
+  CHECK_FALSE(read_live_record(dir / "none.toml").has_value());
 }

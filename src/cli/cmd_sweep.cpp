@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>  // fmt::join (in fmt/format.h before fmt 11)
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "core/text.h"
 #include "sweep/decide.h"
 #include "sweep/launcher.h"
+#include "sweep/live_view.h"
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
 
@@ -75,9 +77,36 @@ int print_status(const SweepSpec& spec) {
   return 0;
 }
 
+// `--watch`: the live view of the runs (with [decide], those begun or due), redrawn in place on a
+// terminal and as plain blocks otherwise, until every run has ended.
+int watch(const SweepSpec& spec, double seconds) {
+  if (!(seconds > 0)) throw UsageError(fmt::format("--watch {}: expected a number of seconds > 0", seconds));
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  for (;;) {
+    std::vector<std::size_t> due;
+    bool decided = false;
+    if (spec.decide) {
+      const SweepDecision sd = decide_sweep(spec);
+      due = sd.next_runs();
+      decided = sd.decision.finished;
+    }
+    std::vector<LiveRun> runs;
+    for (const auto& run : spec.runs) {
+      LiveRun r = live_run(run);
+      if (spec.decide && r.state == "todo" && !std::binary_search(due.begin(), due.end(), run.index)) continue;
+      runs.push_back(std::move(r));
+    }
+    const bool ended = all_ended(runs) && (!spec.decide || decided);
+    std::cout << (tty ? "\033[H\033[J" : "") << render_live(spec, runs) << (tty ? "" : "\n") << std::flush;
+    if (ended) return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  }
+}
+
 // The command line of `fcnlab sweep` besides configs and overrides.
 struct SweepArgs {
   std::string name, shard, devices;
+  double watch = 0;  // --watch: seconds between refreshes
   int jobs = 1;
   long task = -1;
   std::string launcher = "local";
@@ -93,6 +122,9 @@ po::options_description sweep_options(SweepArgs& a) {
       "shard", po::value<std::string>(&a.shard), "i/N: run only the i-th of N interleaved slices")(
       "task", po::value<long>(&a.task), "run only run number K (SLURM array tasks use this)")(
       "status", "show each run's state (result file, checkpoint) and the SLURM state of submitted tasks")(
+      "watch", po::value<double>(&a.watch)->implicit_value(5.0),
+      "a live view, refreshed every SECONDS (default 5): each run's state, iteration, loss, val mean IoU, "
+      "img/s and ETA; ends when every run has ended")(
       "launcher", po::value<std::string>(&a.launcher)->default_value("local"),
       "local (subprocesses here) or slurm (one job array of the unfinished runs, submitted with sbatch)")(
       "partition", po::value<std::string>(&a.slurm.partition), "slurm: partition")(
@@ -113,7 +145,7 @@ po::options_description sweep_options(SweepArgs& a) {
 void print_sweep_help(const po::options_description& opts) {
   print_help(
       "fcnlab sweep [SWEEP.toml] [--config F]... [key=v1,v2,...]... [--dry-run] [--jobs N] [--devices 0,1]\n"
-      "                    [--shard i/N] [--task K] [--name NAME] [--status]\n"
+      "                    [--shard i/N] [--task K] [--name NAME] [--status] [--watch [SECONDS]]\n"
       "       fcnlab sweep SWEEP.toml --launcher slurm [--partition P] [--time HH:MM:SS] [--gpus-per-task G]\n"
       "                    [--cpus-per-task C] [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--dry-run]",
       "Runs every run of a sweep file (experiments/<name>.toml: base, seeds, [set], [[grid]]) or of a\n"
@@ -127,7 +159,8 @@ void print_sweep_help(const po::options_description& opts) {
       "prints the job id; logs go to results/<experiment>/slurm/<job>_<task>.log. Before the time limit SLURM\n"
       "sends USR1: the run checkpoints and the task requeues itself and resumes. `scancel --batch\n"
       "--signal=TERM JOB_TASK` checkpoints and stops; submitting again resumes. With --dry-run the script\n"
-      "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.\n\n"
+      "and the task-to-run table are printed and nothing is submitted. --status shows each run's state.\n"
+      "--watch shows the runs live (from the files they write: from another shell or machine, for SLURM runs).\n\n"
       "A sweep file with a [decide] section (vs, metrics, margin, alpha, min_seeds, max_seeds, seed_step) runs\n"
       "seeds in rounds: min_seeds of every configuration, then seed_step more only where a comparison is\n"
       "undecided, until each is significant or equivalent or has max_seeds (alpha split over the rounds, Holm\n"
@@ -309,6 +342,7 @@ int cmd_sweep(const Args& args) {
 
   const Launcher launcher = parse_launcher(a.launcher);
   if (p.vm.count("no-requeue")) a.slurm.requeue = false;
+  if (p.vm.count("watch")) return watch(spec, a.watch);
   if (p.vm.count("status")) return print_status(spec);
   if (launcher == Launcher::slurm) return submit_to_slurm(spec, p, a);
   const auto indices = selected_runs(spec, a);

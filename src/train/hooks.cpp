@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "core/host.h"
 #include "data/voc.h"
 #include "train/final_record.h"
+#include "train/live_record.h"
 #include "train/trainer.h"
 
 namespace fcnlab {
@@ -104,6 +106,65 @@ void ProgressHook::after_step(TrainState& s) {
 void ProgressHook::after_train(TrainState& s) {
   if (s.outcome != TrainOutcome::finished) return;
   progress_.finish(fmt::format("loss {:.4f}", s.saved.train.empty() ? 0.0 : s.saved.train.back().loss));
+}
+
+LiveRecordHook::LiveRecordHook(std::filesystem::path file, double min_interval_s)
+    : file_(std::move(file)), min_interval_s_(min_interval_s) {}
+
+void LiveRecordHook::before_train(TrainState& s) {
+  train_points_ = s.saved.train.size();
+  val_points_ = s.saved.val.size();
+  start_iteration_ = s.saved.iteration;
+  start_ = std::chrono::steady_clock::now();
+  write(s, "running");
+}
+
+void LiveRecordHook::after_step(TrainState& s) {
+  const bool logged = s.saved.train.size() != train_points_, evaluated = s.saved.val.size() != val_points_;
+  if (!logged && !evaluated) return;
+  train_points_ = s.saved.train.size();
+  val_points_ = s.saved.val.size();
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_write_).count();
+  if (evaluated || since >= min_interval_s_) write(s, "running");
+}
+
+void LiveRecordHook::after_train(TrainState& s) {
+  switch (s.outcome) {
+    case TrainOutcome::finished:
+      return write(s, "finished");
+    case TrainOutcome::diverged:
+      return write(s, "diverged");
+    case TrainOutcome::interrupted:
+    case TrainOutcome::running:
+      break;
+  }
+  write(s, "stopped");
+}
+
+void LiveRecordHook::write(const TrainState& s, const char* state) {
+  LiveRecord r;
+  r.state = state;
+  r.iteration = s.saved.iteration;
+  r.total = s.total;
+  if (!s.saved.train.empty()) {
+    r.loss = s.saved.train.back().loss;
+    r.img_per_s = s.saved.train.back().img_per_s;
+  }
+  if (!s.saved.val.empty()) r.val_mean_iou = s.saved.val.back().mean_iou;
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const auto done = s.saved.iteration - start_iteration_;
+  if (done > 0 && r.state == "running")
+    r.eta_s = elapsed / static_cast<double>(done) * static_cast<double>(s.total - s.saved.iteration);
+  r.updated_utc = utc_now();
+  r.host = host_name();
+  r.pid = static_cast<long>(::getpid());
+  try {
+    write_live_record(file_, r);
+  } catch (const IoError& e) {  // a view of the run must not stop it
+    spdlog::warn("{}", e.what());
+  }
+  last_write_ = now;
 }
 
 ValPoint val_point(std::int64_t step, const EvalResult& r) {

@@ -132,6 +132,24 @@ class ProgressHook : public HookBase {
   std::size_t points_shown_ = 0;
 };
 
+// The run's live record (train/live_record.h): written when training starts, at log points (at
+// most every `min_interval_s` seconds, and at every evaluation), and when the run ends.
+class LiveRecordHook : public HookBase {
+ public:
+  LiveRecordHook(std::filesystem::path file, double min_interval_s = 2.0);
+  void before_train(TrainState& s) override;
+  void after_step(TrainState& s) override;
+  void after_train(TrainState& s) override;
+
+ private:
+  void write(const TrainState& s, const char* state);
+  std::filesystem::path file_;
+  double min_interval_s_;
+  std::size_t train_points_ = 0, val_points_ = 0;
+  std::int64_t start_iteration_ = 0;
+  std::chrono::steady_clock::time_point start_, last_write_;
+};
+
 // The val curve point of an evaluation at `step`.
 ValPoint val_point(std::int64_t step, const EvalResult& r);
 

@@ -39,6 +39,10 @@ std::filesystem::path RunPaths::train_log() const {
 std::filesystem::path RunPaths::stdout_log() const {
   return work_dir / "stdout.log";
 }
+
+std::filesystem::path RunPaths::live_record() const {
+  return work_dir / "progress.toml";
+}
 std::filesystem::path RunPaths::config_file() const {
   return work_dir / "config.toml";
 }

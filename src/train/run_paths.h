@@ -32,6 +32,7 @@ struct RunPaths {
   std::filesystem::path stdout_log() const;                        // <work_dir>/stdout.log: a sweep child's output
   std::filesystem::path config_file() const;                       // <work_dir>/config.toml: a sweep run's config
   std::filesystem::path final_weights() const;                     // <work_dir>/model-final.pt
+  std::filesystem::path live_record() const;                       // <work_dir>/progress.toml (train/live_record.h)
   std::filesystem::path checkpoint(std::int64_t iteration) const;  // see checkpoint_file()
 };
 

@@ -296,6 +296,8 @@ TrainResult train_run(const Config& cfg, const TrainOptions& opt) {
   loop.register_hook(std::make_unique<ResultWriterHook>(
       cfg, make_info(cfg, opt, paths, rt, fingerprint), paths,
       [&trainer](const std::filesystem::path& file) { trainer.save_weights(file); }));
+  // Last: its after_step sees this step's evaluation, its after_train the run file written.
+  loop.register_hook(std::make_unique<LiveRecordHook>(paths.live_record()));
   loop.run(s);
 
   result.status = run_status(s.outcome);

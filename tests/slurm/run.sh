@@ -5,9 +5,10 @@
 # into a temp dir (its own ports, state and logs: nothing in /etc/slurm is touched), starts munged
 # (unless one already answers), slurmctld and slurmd in the background, and runs:
 #   1. a 4-run toy sweep submitted as one job array: 4 result files with status finished, and
-#      `fcnlab sweep --status` agrees (4 done, SLURM state COMPLETED);
+#      `fcnlab sweep --status` agrees (4 done, SLURM state COMPLETED), and so does `--watch`;
 #   2. a 2-run sweep: task 0 gets `scancel --batch --signal=TERM` mid-run (checkpoint, stop),
-#      task 1 gets USR1 (what --signal=B:USR1@S sends before the time limit: checkpoint, requeue);
+#      `--watch` shows both running; task 1 gets USR1 (what --signal=B:USR1@S sends before the time
+#      limit: checkpoint, requeue);
 #      resubmitting the sweep submits run 0 only, and both runs end finished with "resuming from
 #      checkpoint" in their logs;
 #   3. an adaptive sweep ([decide], two arms that differ by 1% in the learning rate, 2 then 3
@@ -212,6 +213,9 @@ grep -q "4 done, 0 partial, 0 todo" status1.out || fail "--status does not repor
 [ "$(grep -c "${J1}_[0-3] *COMPLETED" status1.out)" = 4 ] || fail "--status does not show 4 COMPLETED tasks of $J1"
 "$FCNLAB" sweep four.toml --launcher slurm > submit1b.out 2>&1 || fail "resubmitting a finished sweep"
 grep -q "nothing to submit" submit1b.out || fail "a finished sweep was submitted again: $(cat submit1b.out)"
+timeout 60 "$FCNLAB" sweep four.toml --watch 1 > watch1.out 2>&1 || fail "--watch of a finished sweep did not end"
+cat watch1.out
+grep -q "^4 runs: 4 finished" watch1.out || fail "--watch does not show the 4 runs finished"
 log "scenario 1 passed in $(( $(date +%s) - S1 )) s"
 
 # ---- scenario 2: TERM mid-run + resubmit; USR1 (time limit) + self-requeue
@@ -222,6 +226,10 @@ cat submit2.out
 J2=$(job_of submit2.out)
 [ -n "$J2" ] || fail "no job id in: $(cat submit2.out)"
 wait_for 300 "both runs to write a checkpoint" bash -c "[ \$(find results/resume/.work -name 'ckpt-*.pt' | sed 's#/[^/]*\$##' | sort -u | wc -l) = 2 ]"
+# The live view of SLURM-run tasks, from this shell: both running.
+timeout 3 "$FCNLAB" sweep resume.toml --watch 1 > watch2.out 2>&1 || true
+cat watch2.out
+[ "$(grep -cE '^ +[01]  running +[0-9]+/160 ' watch2.out)" -ge 2 ] || fail "--watch does not show the 2 SLURM runs running"
 log "both runs have a checkpoint: TERM to ${J2}_0, USR1 to ${J2}_1"
 scancel --batch --signal=TERM "${J2}_0" || fail "scancel --batch --signal=TERM ${J2}_0"
 scancel --batch --signal=USR1 "${J2}_1" || fail "scancel --batch --signal=USR1 ${J2}_1"

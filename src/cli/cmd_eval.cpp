@@ -4,10 +4,7 @@
 
 #include "cli/final_table.h"
 #include "cli/options.h"
-#include "config/loader.h"
 #include "core/error.h"
-#include "core/log.h"
-#include "results/run_file.h"
 #include "train/trainer.h"
 
 namespace fcnlab::cli {
@@ -26,17 +23,13 @@ int cmd_eval(const Args& args) {
     return 0;
   }
   if (run.empty()) throw UsageError("fcnlab eval: missing --run FILE.h5 (see fcnlab eval --help)");
-  const RunFileReader reader(run);
-  const RunInfo info = reader.info();
-  const Config cfg =
-      ConfigBuilder().add_text(info.config_toml, run + " (config_toml)").add_overrides(p.overrides).build();
-  init_logging(to_string(cfg.run.log_level));
+  const TrainedRun t = open_trained_run(run, checkpoint, p);
   EvalOptions options;
-  options.weights = checkpoint.empty() ? run_paths(cfg).final_weights() : std::filesystem::path(checkpoint);
+  options.weights = t.weights;
   options.split = split;
-  std::cout << fmt::format("{} on split '{}' with {}\n", info.run_id, split.empty() ? cfg.data.val_split : split,
+  std::cout << fmt::format("{} on split '{}' with {}\n", t.info.run_id, split.empty() ? t.config.data.val_split : split,
                            options.weights.string());
-  std::cout << format_final(evaluate_saved_model(cfg, options));
+  std::cout << format_final(evaluate_saved_model(t.config, options));
   return 0;
 }
 

@@ -3,12 +3,8 @@
 #include <iostream>
 
 #include "cli/options.h"
-#include "config/loader.h"
 #include "core/error.h"
-#include "core/log.h"
-#include "results/run_file.h"
 #include "train/predict.h"
-#include "train/run_paths.h"
 
 namespace fcnlab::cli {
 
@@ -42,13 +38,9 @@ int cmd_predict(const Args& args) {
   }
   if (run.empty() || out.empty()) throw UsageError("fcnlab predict: --run FILE.h5 and --out DIR are required");
   if (images.empty() == split.empty()) throw UsageError("fcnlab predict: give either --images PATH... or --split NAME");
-  const RunFileReader reader(run);
-  const RunInfo info = reader.info();
-  const Config cfg =
-      ConfigBuilder().add_text(info.config_toml, run + " (config_toml)").add_overrides(p.overrides).build();
-  init_logging(to_string(cfg.run.log_level));
+  const TrainedRun t = open_trained_run(run, checkpoint, p);
   PredictOptions o;
-  o.weights = checkpoint.empty() ? run_paths(cfg).final_weights() : std::filesystem::path(checkpoint);
+  o.weights = t.weights;
   o.out = out;
   o.overlay = p.vm.count("overlay") > 0;
   o.voc_submission = p.vm.count("voc-submission") > 0;
@@ -56,10 +48,10 @@ int cmd_predict(const Args& args) {
     std::vector<std::filesystem::path> inputs(images.begin(), images.end());
     o.images = jpeg_files(inputs);
   } else {
-    o.images = split_images(cfg.data, split);
+    o.images = split_images(t.config.data, split);
   }
-  std::cout << fmt::format("{}: {} images with {}\n", info.run_id, o.images.size(), o.weights.string());
-  const PredictResult r = predict_images(cfg, o);
+  std::cout << fmt::format("{}: {} images with {}\n", t.info.run_id, o.images.size(), o.weights.string());
+  const PredictResult r = predict_images(t.config, o);
   std::cout << fmt::format("wrote {} masks{} to {}\n", r.masks.size(), o.overlay ? " and overlays" : "",
                            o.out.string());
   if (!r.tarball.empty()) std::cout << fmt::format("VOC submission: {}\n", r.tarball.string());

@@ -6,6 +6,8 @@
 
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "train/run_paths.h"
 
 namespace fcnlab::cli {
 
@@ -47,6 +49,16 @@ std::vector<std::filesystem::path> config_files(const ParsedArgs& p) {
 
 Config load_config(const ParsedArgs& p) {
   return fcnlab::load_config(config_files(p), p.overrides);
+}
+
+TrainedRun open_trained_run(const std::string& run_file, const std::string& checkpoint, const ParsedArgs& p) {
+  TrainedRun r;
+  r.info = RunFileReader(run_file).info();
+  r.config =
+      ConfigBuilder().add_text(r.info.config_toml, run_file + " (config_toml)").add_overrides(p.overrides).build();
+  init_logging(to_string(r.config.run.log_level));
+  r.weights = checkpoint.empty() ? run_paths(r.config).final_weights() : std::filesystem::path(checkpoint);
+  return r;
 }
 
 }  // namespace fcnlab::cli

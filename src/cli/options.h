@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "config/config.h"
+#include "results/run_file.h"
 
 namespace fcnlab::cli {
 
@@ -31,6 +32,16 @@ ParsedArgs parse_args(const std::string& command, const Args& args, po::options_
 std::vector<std::filesystem::path> config_files(const ParsedArgs& p);
 // The config of a command line: defaults <- --config files <- overrides (config/loader.h).
 Config load_config(const ParsedArgs& p);
+
+// A trained run named on the command line (`eval`, `predict`): its file's info, its recorded config
+// with the command line's overrides (logging set up from it), and the weights to use: `checkpoint`
+// when given, else the run's final weights.
+struct TrainedRun {
+  RunInfo info;
+  Config config;
+  std::filesystem::path weights;
+};
+TrainedRun open_trained_run(const std::string& run_file, const std::string& checkpoint, const ParsedArgs& p);
 
 // "Usage: fcnlab <command> ..." followed by the options.
 void print_help(const std::string& usage, const std::string& description, const po::options_description& opts);

@@ -193,6 +193,19 @@ TEST_CASE("decide: the next runs follow from the run files, and stepping through
   CHECK(dd.finished);
   CHECK(dd.unusable == std::vector<std::pair<std::size_t, int>>{{2, 1}});
   CHECK(dd.comparisons[1].cells[0].runs_a == dd.comparisons[1].cells[0].seeds - 1);
+  // Every run of the reference diverged: neither comparison can be tested, and both run to
+  // max_seeds, undecided (the table of a look is not asked for a reference it does not have).
+  std::vector<Observation> lost = ex.observed;
+  for (auto& o : lost)
+    if (o.arm == 0) o.run = nullptr;
+  const Decision dl = decide(plan, ex.design, lost);
+  CHECK(dl.finished);
+  for (const auto& c : dl.comparisons)
+    for (const auto& cell : c.cells) {
+      CHECK(cell.verdict == Verdict::undecided);
+      CHECK(cell.seeds == plan.max_seeds);
+      CHECK(cell.cell.no_test == "no finished run");
+    }
 }
 
 TEST_CASE("decide: with no true difference, the whole sequence declares one in at most about alpha of experiments",

@@ -62,12 +62,16 @@ class Look {
 
   void test(std::vector<Comparison>& comparisons, const std::vector<Observation>& observed) {
     std::vector<CellDecision*> open;
+    // An arm whose runs all diverged has nothing to test: its comparisons stay open, untested,
+    // and stay out of the table (whose reference group must exist).
+    const auto testable = [&](const Comparison& c) {
+      return count_runs(c.arm, n_, observed) > 0 && count_runs(c.reference, n_, observed) > 0;
+    };
     for (std::size_t v = 0; v < plan_.vs.size(); ++v) {
       std::set<std::size_t> arms;
       for (const auto& c : comparisons)
-        if (c.vs == v && !c.decided()) arms.insert({c.arm, c.reference});
-      if (arms.empty()) continue;
-      const report::Report rep = table(v, runs_of(arms, n_, observed));
+        if (c.vs == v && !c.decided() && testable(c)) arms.insert({c.arm, c.reference});
+      const report::Report rep = arms.empty() ? report::Report{} : table(v, runs_of(arms, n_, observed));
       for (auto& c : comparisons)
         if (c.vs == v && !c.decided()) fill(c, rep, observed, open);
     }

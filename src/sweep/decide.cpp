@@ -193,18 +193,6 @@ void validate(const DecidePlan& plan, const std::string& where) {
       bad("margin", fmt::format("'{}' is not one of the metrics ({})", metric, fmt::join(plan.metrics, ", ")));
 }
 
-std::string_view to_string(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::significant:
-      return "significant";
-    case Verdict::equivalent:
-      return "equivalent";
-    case Verdict::undecided:
-      break;
-  }
-  return "undecided";
-}
-
 bool Comparison::decided() const {
   return std::none_of(cells.begin(), cells.end(),
                       [](const CellDecision& c) { return c.verdict == Verdict::undecided; });

@@ -20,12 +20,15 @@
 // each arm, a cell's verdict is fixed at the look that decided it (later seeds of an arm shared
 // with an open comparison do not change it), and the next round is what the first incomplete look
 // lacks. So a killed sweep, --jobs, --shard and concurrent sweeps need nothing remembered.
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "report/report.h"
 
 namespace fcnlab {
@@ -69,7 +72,11 @@ struct Observation {
 };
 
 enum class Verdict { undecided, significant, equivalent };
-std::string_view to_string(Verdict verdict);
+template <>
+struct EnumNames<Verdict> {  // to_string(Verdict): the word the decide table prints
+  static constexpr std::array<std::pair<Verdict, std::string_view>, 3> table{
+      {{Verdict::undecided, "undecided"}, {Verdict::significant, "significant"}, {Verdict::equivalent, "equivalent"}}};
+};
 
 struct CellDecision {
   std::string metric;

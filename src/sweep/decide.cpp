@@ -368,7 +368,8 @@ std::string render_decision(const DecidePlan& plan, const SweepDecision& sd) {
     std::string values;
     for (std::size_t k = 0; k < sd.design.keys.size(); ++k)
       values += fmt::format(" {}={}", sd.design.keys[k], sd.design.arms[arm][k]);
-    out += fmt::format("left out: seed {} of{}: it ended without a result (diverged)\n", seed, values);
+    out += fmt::format("left out: seed {} of{}: it ended without a finished result (diverged, or an unreadable file)\n",
+                       seed, values);
   }
   const std::size_t fixed = sd.design.arms.size() * static_cast<std::size_t>(plan.max_seeds);
   if (d.finished)

@@ -8,7 +8,7 @@
 # --dry-run after the kill lists exactly the round-2 runs still missing; the resumed sweep exits 0
 # with 6 finished run files; and its verdict table is identical to the uninterrupted sweep's.
 source "$(dirname "$0")/lib.sh"
-make_toy 16 4
+make_toy 8 4
 cat > "$WORK/decide.toml" <<TOML
 base = "$SRC/configs/toy.toml"
 [set]
@@ -17,7 +17,7 @@ run.threads = 1
 data.workers = 1
 optim.batch_size = 4
 optim.warmup = 2
-optim.iterations = 24
+optim.iterations = 12
 checkpoint.every = 3
 eval.every = 0
 eval.examples = 2

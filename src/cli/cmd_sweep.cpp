@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "cli/options.h"
@@ -82,23 +83,31 @@ int print_status(const SweepSpec& spec) {
 int watch(const SweepSpec& spec, double seconds) {
   if (!(seconds > 0)) throw UsageError(fmt::format("--watch {}: expected a number of seconds > 0", seconds));
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  // [decide]: the decision reads every result file and bootstraps each look, so it is recomputed
+  // only when a run has ended since the last refresh (its only input is the result files).
+  std::optional<std::vector<bool>> decided_on;
+  std::vector<std::size_t> due;
+  bool decided = false;
   for (;;) {
-    std::vector<std::size_t> due;
-    bool decided = false;
-    if (spec.decide) {
+    std::vector<LiveRun> all;
+    std::vector<bool> ended;
+    for (const auto& run : spec.runs) {
+      all.push_back(live_run(run));
+      ended.push_back(all.back().state == LiveState::ended);
+    }
+    if (spec.decide && decided_on != ended) {
       const SweepDecision sd = decide_sweep(spec);
       due = sd.next_runs();
       decided = sd.decision.finished;
+      decided_on = ended;
     }
     std::vector<LiveRun> runs;
-    for (const auto& run : spec.runs) {
-      LiveRun r = live_run(run);
-      if (spec.decide && r.state == "todo" && !std::binary_search(due.begin(), due.end(), run.index)) continue;
-      runs.push_back(std::move(r));
-    }
-    const bool ended = all_ended(runs) && (!spec.decide || decided);
+    for (auto& r : all)
+      if (!spec.decide || r.state != LiveState::todo || std::binary_search(due.begin(), due.end(), r.index))
+        runs.push_back(std::move(r));
+    const bool over = all_ended(runs) && (!spec.decide || decided);
     std::cout << (tty ? "\033[H\033[J" : "") << render_live(spec, runs) << (tty ? "" : "\n") << std::flush;
-    if (ended) return 0;
+    if (over) return 0;
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   }
 }

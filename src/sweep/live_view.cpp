@@ -27,9 +27,9 @@ std::string number(double x, int decimals) {
 
 std::string line(const SweepSpec& spec, const LiveRun& r) {
   const auto& rec = r.record;
-  const std::int64_t it = r.state == "finished" ? r.total : rec ? rec->iteration : 0;
-  const bool live = r.state == "running";
-  return fmt::format("{:>4}  {:<9} {:>7}/{:<7} {:>8} {:>8} {:>8} {:>8}  {}\n", r.index, r.state, it, r.total,
+  const std::int64_t it = r.result == RunStatus::finished ? r.total : rec ? rec->iteration : 0;
+  const bool live = r.state == LiveState::running;
+  return fmt::format("{:>4}  {:<9} {:>7}/{:<7} {:>8} {:>8} {:>8} {:>8}  {}\n", r.index, r.word(), it, r.total,
                      rec ? number(rec->loss, 4) : "-", rec ? number(rec->val_mean_iou, 4) : "-",
                      live && rec ? number(rec->img_per_s, 1) : "-",
                      live && rec && std::isfinite(rec->eta_s) ? format_duration(rec->eta_s) : "-",
@@ -38,27 +38,30 @@ std::string line(const SweepSpec& spec, const LiveRun& r) {
 
 }  // namespace
 
+std::string LiveRun::word() const {
+  if (state != LiveState::ended) return std::string(to_string(state));
+  return result ? std::string(to_string(*result)) : "unreadable";
+}
+
 LiveRun live_run(const SweepRun& run) {
   LiveRun r;
   r.index = run.index;
   r.total = run.config.optim.iterations;
   r.record = read_live_record(run.paths.live_record());
   const RunStatusInfo st = run_state(run);
-  if (st.state == RunState::done)
-    r.state = st.result ? std::string(to_string(*st.result)) : "unreadable";
-  else if (running(run, r.record))
-    r.state = "running";
-  else if (st.state == RunState::partial || r.record)
-    r.state = "partial";
-  else
-    r.state = "todo";
+  if (st.state == RunState::done) {
+    r.state = LiveState::ended;
+    r.result = st.result;
+  } else if (running(run, r.record)) {
+    r.state = LiveState::running;
+  } else if (st.state == RunState::partial || r.record) {
+    r.state = LiveState::partial;
+  }
   return r;
 }
 
 bool all_ended(const std::vector<LiveRun>& runs) {
-  return std::none_of(runs.begin(), runs.end(), [](const LiveRun& r) {
-    return r.state == "running" || r.state == "partial" || r.state == "todo";
-  });
+  return std::all_of(runs.begin(), runs.end(), [](const LiveRun& r) { return r.state == LiveState::ended; });
 }
 
 std::string render_live(const SweepSpec& spec, const std::vector<LiveRun>& runs) {
@@ -69,8 +72,8 @@ std::string render_live(const SweepSpec& spec, const std::vector<LiveRun>& runs)
   double img_per_s = 0, eta = -1;
   for (const auto& r : runs) {
     out += line(spec, r);
-    ++counts[r.state];
-    if (r.state == "running" && r.record) {
+    ++counts[r.word()];
+    if (r.state == LiveState::running && r.record) {
       if (std::isfinite(r.record->img_per_s)) img_per_s += r.record->img_per_s;
       if (std::isfinite(r.record->eta_s)) eta = std::max(eta, r.record->eta_s);
     }

@@ -56,10 +56,13 @@ class Staging {
   fs::path dir_;
 };
 
-void write_staged(const fs::path& file, const std::vector<std::uint8_t>& bytes) {
+// The folder of a staged file. Staged files are written plainly: publish() syncs each one as it
+// moves it into place (move_into_place), so syncing here as well would flush every file twice.
+fs::path staged_in_place(const fs::path& file) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
-  write_file_atomically(file, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (ec) throw IoError(fmt::format("{}: cannot create: {}", file.parent_path().string(), ec.message()));
+  return file;
 }
 
 // The image with each pixel of a class other than background (0) or void (255) blended half and
@@ -182,10 +185,11 @@ PredictResult predict_images(const Config& cfg, const PredictOptions& o) {
       Image8 mask = make_image(decoded[k].width, decoded[k].height, 1);
       std::copy_n(p.pred[k].data_ptr<std::uint8_t>(), mask.pixels.size(), mask.pixels.begin());
       r.masks.push_back(mask_path(o, stem));
-      write_staged(staging.at(o.out, r.masks.back()), encode_png_label(mask));
+      write_png_label(staged_in_place(staging.at(o.out, r.masks.back())), mask);
       if (o.overlay) {
         r.overlays.push_back(o.out / "overlay" / (stem + ".jpg"));
-        write_staged(staging.at(o.out, r.overlays.back()), encode_jpeg(overlay_of(decoded[k], mask.pixels.data()), 90));
+        write_jpeg(staged_in_place(staging.at(o.out, r.overlays.back())), overlay_of(decoded[k], mask.pixels.data()),
+                   90);
       }
     }
     progress.update(static_cast<std::int64_t>(r.masks.size()), files.back().filename().string());
